@@ -1,0 +1,207 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/writepath/writepath/idempotency"
+	"github.com/writepath/writepath/internal/checkout"
+	"github.com/writepath/writepath/internal/metrics"
+	"github.com/writepath/writepath/internal/problem"
+	"github.com/writepath/writepath/internal/store"
+)
+
+// Options configure a Server.
+type Options struct {
+	// DB is the database. Required.
+	DB *store.DB
+
+	// Checkout runs the write path. Required.
+	Checkout *checkout.Service
+
+	// Watchers signal order changes to event streams. Nil means streams
+	// notice changes by polling only.
+	Watchers *checkout.Watchers
+
+	// Idempotency is the engine the write routes run under. Required; its
+	// Options.Scope must be TenantID.
+	Idempotency *idempotency.Engine
+
+	// Metrics counts requests. Nil means none.
+	Metrics *metrics.Metrics
+
+	// Logger receives request failures. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// RateLimit is each tenant's sustained request rate per second, and
+	// RateBurst the burst above it. Zero means 100 and 200.
+	RateLimit float64
+	RateBurst int
+
+	// Status returns the object served at GET /v1/status. Nil means an
+	// object without dependencies.
+	Status func(ctx context.Context) (any, error)
+
+	// EventPoll is how often an event stream rereads its order, to see
+	// changes made by other processes. Zero means one second.
+	EventPoll time.Duration
+
+	// Done, when closed, ends open event streams, so that a graceful
+	// shutdown does not wait for them. Nil means never.
+	Done <-chan struct{}
+}
+
+// Server is the HTTP API. It is an http.Handler.
+type Server struct {
+	opts    Options
+	log     *slog.Logger
+	mux     *http.ServeMux
+	limits  *limiters
+	handler http.Handler
+}
+
+// New returns a Server for the options.
+func New(opts Options) *Server {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.RateLimit == 0 {
+		opts.RateLimit = 100
+	}
+	if opts.RateBurst == 0 {
+		opts.RateBurst = 200
+	}
+	if opts.EventPoll == 0 {
+		opts.EventPoll = time.Second
+	}
+	s := &Server{
+		opts:   opts,
+		log:    opts.Logger.With(slog.String("component", "api")),
+		mux:    http.NewServeMux(),
+		limits: newLimiters(rate.Limit(opts.RateLimit), opts.RateBurst),
+	}
+	s.routes()
+	s.handler = s.withRequestLog(s.recoverPanics(s.problemForUnrouted(s.mux)))
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+func (s *Server) routes() {
+	orders := idempotency.Route{Pattern: "POST /v1/orders",
+		Run: s.opts.Checkout.CreateOrder, Current: s.opts.Checkout.CurrentOrder}
+
+	s.handle(orders.Pattern, s.tenantOnly(s.opts.Idempotency.Handle(orders)))
+	s.handle("GET /v1/orders/{id}", s.tenantOnly(http.HandlerFunc(s.getOrder)))
+	s.handle("GET /v1/orders/{id}/events", s.tenantOnly(http.HandlerFunc(s.orderEvents)))
+	s.handle("GET /v1/status", s.tenantOnly(http.HandlerFunc(s.status)))
+
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.handle("GET /metrics", s.opts.Metrics.Handler())
+	s.mux.Handle("/problems/", problem.Pages())
+}
+
+// handle registers a route, counted in metrics under its pattern.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.opts.Metrics.Middleware(pattern, h))
+}
+
+func (s *Server) getOrder(w http.ResponseWriter, r *http.Request) {
+	o, err := s.opts.Checkout.Order(r.Context(), TenantID(r), r.PathValue("id"))
+	if err != nil {
+		s.writeLookupError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, o)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// readyz answers 200 when the database answers within two seconds.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.opts.DB.SQL.PingContext(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", slog.Any("error", err))
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
+			"status": "unavailable", "detail": "the database does not answer"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Status == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"breakers": map[string]any{},
+			"queues": map[string]any{}})
+		return
+	}
+	v, err := s.opts.Status(r.Context())
+	if err != nil {
+		s.log.ErrorContext(r.Context(), "status", slog.Any("error", err))
+		problem.Write(w, problem.New(problem.InternalError, "The status could not be read."))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) writeLookupError(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		problem.Write(w, problem.New(problem.NotFound, "No order with this id exists for this account."))
+		return
+	}
+	s.log.ErrorContext(r.Context(), "read order", slog.Any("error", err))
+	problem.Write(w, problem.New(problem.InternalError, "The order could not be read; retry."))
+}
+
+// problemForUnrouted answers requests no route matches (404, or 405 when
+// the path exists with another method) with a problem instead of the
+// ServeMux's plain text.
+func (s *Server) problemForUnrouted(mux *http.ServeMux) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern != "" {
+			mux.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, r)
+		if rec.Code == http.StatusMethodNotAllowed {
+			w.Header().Set("Allow", rec.Header().Get("Allow"))
+			problem.Write(w, problem.New(problem.MethodNotAllowed,
+				"This path does not accept "+r.Method+"; allowed: "+rec.Header().Get("Allow")+"."))
+			return
+		}
+		if rec.Code >= 300 && rec.Code < 400 { // the mux's redirect to a cleaned path
+			for k, v := range rec.Header() {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Code)
+			return
+		}
+		problem.Write(w, problem.New(problem.NotFound, "There is nothing at "+r.URL.Path+"."))
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		problem.Write(w, problem.New(problem.InternalError, "The answer could not be encoded."))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(body, '\n'))
+}

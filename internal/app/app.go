@@ -1,0 +1,350 @@
+// Package app assembles writepath from its parts: the database, the payment
+// provider (built in or external), the checkout, the idempotency engine and
+// its completer, and the HTTP server; and it runs them until told to stop,
+// then shuts them down gracefully. The serve command is a thin shell around
+// it, and end-to-end tests run it as it is.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/writepath/writepath/idempotency"
+	"github.com/writepath/writepath/internal/api"
+	"github.com/writepath/writepath/internal/checkout"
+	"github.com/writepath/writepath/internal/fakeprovider"
+	"github.com/writepath/writepath/internal/metrics"
+	"github.com/writepath/writepath/internal/problem"
+	"github.com/writepath/writepath/internal/provider"
+	"github.com/writepath/writepath/internal/store"
+)
+
+// BuiltinProvider is the Config.Provider value that runs the fake payment
+// provider inside the process.
+const BuiltinProvider = "builtin"
+
+// Config is the configuration of a service instance.
+type Config struct {
+	// Addr is the address to listen on, such as "127.0.0.1:8080"; port 0
+	// picks a free port.
+	Addr string
+
+	// Database is "sqlite:PATH" or a postgres:// URL.
+	Database string
+
+	// Provider is BuiltinProvider or the base URL of an external provider.
+	Provider string
+
+	// Demo creates a demo tenant at start and reports its API key through
+	// OnDemoKey.
+	Demo bool
+
+	// OnDemoKey receives the demo tenant's new API key. Nil means it is
+	// logged.
+	OnDemoKey func(key string)
+
+	// AllowPrivateWebhooks lets webhook URLs resolve to loopback and private
+	// addresses.
+	AllowPrivateWebhooks bool
+
+	// Logger receives the service's logs. Nil means slog.Default().
+	Logger *slog.Logger
+
+	// RateLimit is each tenant's sustained request rate per second. Zero
+	// means 100, with a burst of twice that.
+	RateLimit float64
+
+	// ProviderTimeout bounds one provider call. Zero means 10 seconds.
+	ProviderTimeout time.Duration
+
+	// Lease is how long a request holds its idempotency key. Zero means 30
+	// seconds; it must exceed ProviderTimeout comfortably.
+	Lease time.Duration
+
+	// CompleteEvery is how often unfinished requests are looked for and
+	// resumed. Zero means one second.
+	CompleteEvery time.Duration
+
+	// ShutdownTimeout bounds the wait for in-flight requests at shutdown.
+	// Zero means 20 seconds.
+	ShutdownTimeout time.Duration
+
+	// AfterStep is passed to the checkout: a test seam to crash between
+	// steps. Nil in production.
+	AfterStep func(point string)
+}
+
+// App is one running service instance.
+type App struct {
+	cfg      Config
+	log      *slog.Logger
+	db       *store.DB
+	engine   *idempotency.Engine
+	api      *api.Server
+	metrics  *metrics.Metrics
+	listener net.Listener
+	builtin  *builtinProvider // nil with an external provider
+	done     chan struct{}
+}
+
+// New opens and migrates the database, starts the built-in provider if
+// configured, and binds the listener. Nothing is served until Run.
+func New(ctx context.Context, cfg Config) (*App, error) {
+	setDefaults(&cfg)
+	a := &App{cfg: cfg, log: cfg.Logger, metrics: metrics.New(), done: make(chan struct{})}
+	if err := a.open(ctx); err != nil {
+		a.close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func setDefaults(cfg *Config) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.ProviderTimeout == 0 {
+		cfg.ProviderTimeout = 10 * time.Second
+	}
+	if cfg.Lease == 0 {
+		cfg.Lease = 30 * time.Second
+	}
+	if cfg.CompleteEvery == 0 {
+		cfg.CompleteEvery = time.Second
+	}
+	if cfg.ShutdownTimeout == 0 {
+		cfg.ShutdownTimeout = 20 * time.Second
+	}
+}
+
+func (a *App) open(ctx context.Context) error {
+	db, err := store.Open(ctx, a.cfg.Database)
+	if err != nil {
+		return err
+	}
+	a.db = db
+	if n, err := db.Migrate(ctx); err != nil {
+		return err
+	} else if n > 0 {
+		a.log.InfoContext(ctx, "migrated database", slog.Int("migrations", n))
+	}
+
+	payments, err := a.paymentProvider()
+	if err != nil {
+		return err
+	}
+	if err := a.assemble(payments); err != nil {
+		return err
+	}
+	if a.cfg.Demo {
+		if err := a.createDemoKey(ctx); err != nil {
+			return err
+		}
+	}
+
+	a.listener, err = net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return nil
+}
+
+// paymentProvider returns the client of the configured provider, starting
+// the built-in one first if asked to.
+func (a *App) paymentProvider() (*provider.Client, error) {
+	base := a.cfg.Provider
+	if base == BuiltinProvider {
+		b, err := startBuiltinProvider(a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.builtin = b
+		base = b.url
+	}
+	client, err := provider.New(provider.Options{BaseURL: base, HTTPClient: &http.Client{
+		Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: time.Minute},
+	}})
+	if err != nil {
+		return nil, fmt.Errorf("provider %q: %w", a.cfg.Provider, err)
+	}
+	return client, nil
+}
+
+func (a *App) assemble(payments checkout.Provider) error {
+	watchers := checkout.NewWatchers()
+	svc, err := checkout.New(checkout.Options{
+		DB: a.db, Provider: payments, ProviderTimeout: a.cfg.ProviderTimeout,
+		Metrics: a.metrics, Logger: a.log, Watchers: watchers, AfterStep: a.cfg.AfterStep,
+	})
+	if err != nil {
+		return err
+	}
+	a.engine, err = idempotency.New(idempotency.Options{
+		DB: a.db.SQL, Scope: api.TenantID, Lease: a.cfg.Lease, Logger: a.log,
+		WriteError: writeIdempotencyError, Observe: a.observeIdempotency,
+	})
+	if err != nil {
+		return err
+	}
+	a.api = api.New(api.Options{
+		DB: a.db, Checkout: svc, Watchers: watchers, Idempotency: a.engine,
+		Metrics: a.metrics, Logger: a.log, Status: a.status, Done: a.done,
+		RateLimit: a.cfg.RateLimit, RateBurst: int(2 * a.cfg.RateLimit),
+	})
+	return nil
+}
+
+func (a *App) createDemoKey(ctx context.Context) error {
+	_, key, err := a.db.DemoAPIKey(ctx, "demo")
+	if err != nil {
+		return err
+	}
+	if a.cfg.OnDemoKey != nil {
+		a.cfg.OnDemoKey(key)
+	} else {
+		a.log.InfoContext(ctx, "demo tenant ready; its API key is printed only once by serve --demo")
+	}
+	return nil
+}
+
+// Addr returns the address the service listens on.
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// Handler returns the service's HTTP handler.
+func (a *App) Handler() http.Handler { return a.api }
+
+// DB returns the service's database.
+func (a *App) DB() *store.DB { return a.db }
+
+// Run serves until ctx is done, then shuts down: it stops accepting
+// connections, ends event streams, lets in-flight requests finish within
+// Config.ShutdownTimeout, stops the completer and closes the database.
+func (a *App) Run(ctx context.Context) error {
+	srv := &http.Server{
+		Handler:           a.api,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      a.cfg.Lease + 10*time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	wg.Go(func() { a.engine.Run(bg, a.cfg.CompleteEvery) })
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(a.listener) }()
+	a.log.InfoContext(ctx, "serving", slog.String("addr", a.Addr()),
+		slog.String("database", string(a.db.Dialect)), slog.Bool("demo", a.cfg.Demo))
+
+	var err error
+	select {
+	case err = <-serveErr:
+	case <-ctx.Done():
+		a.log.InfoContext(ctx, "shutting down")
+		close(a.done)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopBG()
+	wg.Wait()
+	a.close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (a *App) close() {
+	if a.builtin != nil {
+		a.builtin.close()
+	}
+	if a.db != nil {
+		a.db.Close()
+	}
+}
+
+// status is the object of GET /v1/status.
+func (a *App) status(ctx context.Context) (any, error) {
+	unfinished, err := a.engine.Unfinished(ctx)
+	if err != nil {
+		return nil, err
+	}
+	providerKind := "external"
+	if a.builtin != nil {
+		providerKind = BuiltinProvider
+	}
+	return map[string]any{
+		"database":    a.db.Dialect,
+		"provider":    map[string]any{"kind": providerKind},
+		"breakers":    map[string]any{},
+		"queues":      map[string]any{},
+		"idempotency": map[string]any{"unfinished_requests": unfinished},
+	}, nil
+}
+
+func (a *App) observeIdempotency(e idempotency.Event) {
+	switch e.Outcome {
+	case "replayed", "current":
+		a.metrics.IdempotentReplay(e.Route)
+	case "in_use":
+		a.metrics.IdempotencyConflict(e.Route, metrics.ConflictInUse)
+	case "reused":
+		a.metrics.IdempotencyConflict(e.Route, metrics.ConflictReused)
+	case "resumed":
+		a.metrics.IdempotencyRecovery(e.Route, "resumed")
+	}
+}
+
+// writeIdempotencyError renders the engine's refusals with the service's
+// problem catalogue.
+func writeIdempotencyError(w http.ResponseWriter, _ *http.Request, e *idempotency.Error) {
+	p := problem.New(e.Name, e.Detail)
+	p.RetryAfter = e.RetryAfter
+	problem.Write(w, p)
+}
+
+// builtinProvider is the fake payment provider, served on a loopback port of
+// its own so that the service talks to it over real HTTP, as it would to an
+// external one.
+type builtinProvider struct {
+	fake *fakeprovider.Server
+	srv  *http.Server
+	url  string
+}
+
+func startBuiltinProvider(log *slog.Logger) (*builtinProvider, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("builtin provider: %w", err)
+	}
+	fake := fakeprovider.New(fakeprovider.Options{Logger: log.With(slog.String("component", "provider"))})
+	b := &builtinProvider{fake: fake, srv: &http.Server{Handler: fake,
+		ReadHeaderTimeout: 5 * time.Second}, url: "http://" + l.Addr().String()}
+	go func() { _ = b.srv.Serve(l) }()
+	return b, nil
+}
+
+func (b *builtinProvider) close() {
+	b.fake.Close()
+	_ = b.srv.Close()
+}
+
+// ProviderURL returns the base URL of the payment provider in use: the
+// built-in one's loopback address, or the configured one.
+func (a *App) ProviderURL() string {
+	if a.builtin != nil {
+		return a.builtin.url
+	}
+	return strings.TrimRight(a.cfg.Provider, "/")
+}
