@@ -59,8 +59,8 @@ func (e *Engine) Reap(ctx context.Context) (int64, error) {
 	return e.store.reap(ctx, now.Add(-e.opts.Retention), now)
 }
 
-// Run completes abandoned requests every interval and reaps once a minute,
-// until ctx is done.
+// Run completes abandoned requests every interval and reaps every
+// Options.ReapEvery, until ctx is done.
 func (e *Engine) Run(ctx context.Context, interval time.Duration) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
@@ -75,7 +75,7 @@ func (e *Engine) Run(ctx context.Context, interval time.Duration) {
 		if _, err := e.CompleteAbandoned(ctx); err != nil && !errors.Is(err, context.Canceled) {
 			e.log.WarnContext(ctx, "complete abandoned requests", slog.Any("error", err))
 		}
-		if time.Since(lastReap) >= time.Minute {
+		if time.Since(lastReap) >= e.opts.ReapEvery {
 			lastReap = time.Now()
 			if n, err := e.Reap(ctx); err != nil && !errors.Is(err, context.Canceled) {
 				e.log.WarnContext(ctx, "reap keys", slog.Any("error", err))

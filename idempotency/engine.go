@@ -45,6 +45,10 @@ type Options struct {
 	// MaxRetryDelay caps RetryDelay's doubling. Zero means five minutes.
 	MaxRetryDelay time.Duration
 
+	// ReapEvery is how often Run reaps expired responses. Zero means once a
+	// minute.
+	ReapEvery time.Duration
+
 	// MaxBodyBytes is the largest request body read; a larger one is answered
 	// 413. Zero means 64 KiB.
 	MaxBodyBytes int64
@@ -129,6 +133,9 @@ func setDefaults(o *Options) {
 	}
 	if o.MaxRetryDelay == 0 {
 		o.MaxRetryDelay = 5 * time.Minute
+	}
+	if o.ReapEvery == 0 {
+		o.ReapEvery = time.Minute
 	}
 	if o.MaxBodyBytes == 0 {
 		o.MaxBodyBytes = 64 << 10

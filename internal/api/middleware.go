@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -68,6 +69,9 @@ func (s *Server) withRequestLog(next http.Handler) http.Handler {
 		next.ServeHTTP(sw, r)
 
 		la.mu.Lock()
+		if id, ok := strings.CutPrefix(sw.Header().Get("Location"), "/v1/orders/"); ok {
+			la.attrs = append(la.attrs, slog.String("order_id", id))
+		}
 		attrs := append(la.attrs, slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.Int("status", sw.status()),
 			slog.Duration("took", time.Since(start)))

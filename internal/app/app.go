@@ -72,6 +72,14 @@ type Config struct {
 	// resumed. Zero means one second.
 	CompleteEvery time.Duration
 
+	// ReapEvery is how often stored idempotent responses past their
+	// retention are dropped. Zero means once a minute.
+	ReapEvery time.Duration
+
+	// Now returns the current time. Nil means time.Now. Tests move it to
+	// expire stored responses.
+	Now func() time.Time
+
 	// ShutdownTimeout bounds the wait for in-flight requests at shutdown.
 	// Zero means 20 seconds.
 	ShutdownTimeout time.Duration
@@ -182,6 +190,7 @@ func (a *App) assemble(payments checkout.Provider) error {
 	svc, err := checkout.New(checkout.Options{
 		DB: a.db, Provider: payments, ProviderTimeout: a.cfg.ProviderTimeout,
 		Metrics: a.metrics, Logger: a.log, Watchers: watchers, AfterStep: a.cfg.AfterStep,
+		Now: a.cfg.Now,
 	})
 	if err != nil {
 		return err
@@ -189,6 +198,7 @@ func (a *App) assemble(payments checkout.Provider) error {
 	a.engine, err = idempotency.New(idempotency.Options{
 		DB: a.db.SQL, Scope: api.TenantID, Lease: a.cfg.Lease, Logger: a.log,
 		WriteError: writeIdempotencyError, Observe: a.observeIdempotency,
+		ReapEvery: a.cfg.ReapEvery, Now: a.cfg.Now,
 	})
 	if err != nil {
 		return err

@@ -36,6 +36,8 @@ type serviceOptions struct {
 	lease         time.Duration
 	completeEvery time.Duration
 	providerURL   string // empty: a new fake provider
+	reapEvery     time.Duration
+	now           func() time.Time
 }
 
 func startService(t *testing.T, dbURL string, o serviceOptions) *service {
@@ -53,7 +55,7 @@ func startService(t *testing.T, dbURL string, o serviceOptions) *service {
 	a, err := app.New(ctx, app.Config{
 		Addr: "127.0.0.1:0", Database: dbURL, Provider: provURL,
 		Logger: slog.New(slog.DiscardHandler), ProviderTimeout: 2 * time.Second,
-		Lease: o.lease, CompleteEvery: o.completeEvery,
+		Lease: o.lease, CompleteEvery: o.completeEvery, ReapEvery: o.reapEvery, Now: o.now,
 	})
 	if err != nil {
 		cancel()
@@ -166,6 +168,15 @@ func (s *service) countOrders() int {
 	s.t.Helper()
 	n, err := store.CountOrders(context.Background(), s.db.SQL)
 	if err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+func (s *service) countKeys() int {
+	s.t.Helper()
+	var n int
+	if err := s.db.SQL.QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&n); err != nil {
 		s.t.Fatal(err)
 	}
 	return n

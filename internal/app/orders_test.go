@@ -117,7 +117,7 @@ func TestEveryProblemIsAProblem(t *testing.T) {
 		if r := s.postOrder(taken, "pm_card_visa"); r.Status != 201 {
 			t.Fatalf("setup: %d", r.Status)
 		}
-		before, ledgerBefore := s.countOrders(), len(s.provider.Ledger())
+		before, ledgerBefore, keysBefore := s.countOrders(), len(s.provider.Ledger()), s.countKeys()
 
 		k := func(key string) http.Header { return http.Header{"Idempotency-Key": {key}} }
 		cases := []struct {
@@ -150,9 +150,11 @@ func TestEveryProblemIsAProblem(t *testing.T) {
 					tc.name, r.Header.Get("Idempotent-Replayed"))
 			}
 		}
-		if s.countOrders() != before || len(s.provider.Ledger()) != ledgerBefore {
-			t.Errorf("refused requests wrote something: orders %d -> %d, payments %d -> %d",
-				before, s.countOrders(), ledgerBefore, len(s.provider.Ledger()))
+		if s.countOrders() != before || len(s.provider.Ledger()) != ledgerBefore ||
+			s.countKeys() != keysBefore {
+			t.Errorf("refused requests wrote something: orders %d -> %d, payments %d -> %d, "+
+				"idempotency keys %d -> %d", before, s.countOrders(), ledgerBefore,
+				len(s.provider.Ledger()), keysBefore, s.countKeys())
 		}
 	})
 }
@@ -235,4 +237,56 @@ func TestProblemPagesAreServed(t *testing.T) {
 			t.Errorf("/problems/%s: %d %s", name, r.Status, r.Header.Get("Content-Type"))
 		}
 	}
+}
+
+// clock is a time source that a test moves forward.
+type clock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.off += d
+}
+
+func TestLateRetryAfterRetentionNeverCreatesASecondOrder(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		clk := &clock{}
+		s := startService(t, dbURL, serviceOptions{now: clk.Now, reapEvery: 50 * time.Millisecond})
+		key := newKey()
+		first := s.postOrder(key, "pm_card_visa")
+		if first.Status != http.StatusCreated {
+			t.Fatalf("first: %d", first.Status)
+		}
+
+		clk.Advance(25 * time.Hour)
+		eventually(t, 5*time.Second, "stored response reaped", func() bool {
+			var n int
+			err := s.db.SQL.QueryRow(`SELECT count(*) FROM idempotency_keys
+				WHERE state = 'expired'`).Scan(&n)
+			return err == nil && n == 1
+		})
+
+		late := s.postOrder(key, "pm_card_visa")
+		if late.Status != http.StatusCreated || late.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("late retry: %d replayed %q, want the order as it is, 201",
+				late.Status, late.Header.Get("Idempotent-Replayed"))
+		}
+		if late.order(t).ID != first.order(t).ID || late.order(t).Status != "completed" {
+			t.Errorf("late retry body %s, want order %s", late.Body, first.order(t).ID)
+		}
+		wantProblem(t, "late retry with another body", s.postOrder(key, "pm_card_chargeDeclined"),
+			http.StatusUnprocessableEntity, "idempotency-key-reused")
+		if s.countOrders() != 1 || len(s.provider.Ledger()) != 1 {
+			t.Errorf("orders %d, payments %d; want 1 and 1", s.countOrders(), len(s.provider.Ledger()))
+		}
+	})
 }
