@@ -14,7 +14,7 @@ BENCH_PKGS   ?= ./...
 FUZZTIME     ?= 30s
 
 .DEFAULT_GOAL := help
-.PHONY: help run test test-short bench fuzz lint build clean
+.PHONY: help run test verifier test-short bench fuzz lint build clean
 
 help: ## List the targets and what they do
 	@echo "usage: make TARGET"
@@ -25,8 +25,18 @@ help: ## List the targets and what they do
 run: ## Serve the API with a demo tenant on SQLite (prints the API key and address)
 	$(GO) run ./cmd/writepath serve --demo
 
-test: ## Run every test with the race detector (SQLite and PostgreSQL)
+test: verifier ## Run every test with the race detector (SQLite and PostgreSQL)
 	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# verifier installs the official Standard Webhooks verifier (npm) that the
+# webhook tests check signatures against; without npm those tests skip.
+verifier:
+	@if command -v npm >/dev/null 2>&1; then \
+		[ -d internal/webhook/testdata/verifier/node_modules ] || \
+		npm ci --prefix internal/webhook/testdata/verifier --no-audit --no-fund; \
+	else \
+		echo "npm not found: the npm webhook verifier test will skip"; \
+	fi
 
 test-short: ## Quick loop: every test with -short and without the race detector
 	$(GO) test -short -count=1 -timeout 5m ./...

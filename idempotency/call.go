@@ -119,21 +119,21 @@ func (c *Call) Step(ctx context.Context, point, resource string, fn func(*sql.Tx
 	return nil
 }
 
-// Finish commits the request's last step: fn (which may be nil) and the
-// stored response, in one transaction, on the condition that the request
-// still holds its lease. It returns resp, marked as stored, for the Func to
-// return.
-func (c *Call) Finish(ctx context.Context, resp *Response, fn func(*sql.Tx) error) (*Response, error) {
-	if !storable(resp) {
-		return nil, fmt.Errorf("finish: status %d is never stored", resp.Status)
-	}
-	resp.Header = storedHeader(resp.Header)
+// Finish commits the request's last step: fn makes the step's writes and
+// returns the response, and the response is stored, in one transaction, on
+// the condition that the request still holds its lease. It returns the
+// response, marked as stored, for the Func to return.
+func (c *Call) Finish(ctx context.Context, fn func(*sql.Tx) (*Response, error)) (*Response, error) {
+	var resp *Response
 	err := c.inTx(ctx, func(tx *sql.Tx) error {
-		if fn != nil {
-			if err := fn(tx); err != nil {
-				return err
-			}
+		var err error
+		if resp, err = fn(tx); err != nil {
+			return err
 		}
+		if !storable(resp) {
+			return fmt.Errorf("status %d is never stored", resp.Status)
+		}
+		resp.Header = storedHeader(resp.Header)
 		return c.engine.store.complete(ctx, tx, c.rec, resp, c.engine.now())
 	})
 	if err != nil {

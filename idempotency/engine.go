@@ -302,7 +302,9 @@ func (e *Engine) run(ctx context.Context, rec *record, route Route, resumed bool
 	}
 
 	if storable(resp) {
-		resp, err = e.call(rec, resumed).Finish(ctx, resp, nil)
+		resp, err = e.call(rec, resumed).Finish(ctx, func(*sql.Tx) (*Response, error) {
+			return resp, nil
+		})
 		if errors.Is(err, ErrLeaseLost) {
 			return nil, inUse(time.Second)
 		}

@@ -116,12 +116,12 @@ func (tr *transfers) run(ctx context.Context, c *idempotency.Call) (*idempotency
 	}
 
 	body := fmt.Appendf(nil, `{"id":%q,"amount":%d,"status":"done"}`, id, in.Amount)
-	return c.Finish(ctx, &idempotency.Response{
-		Status: http.StatusCreated, Body: body,
-		Header: http.Header{"Location": {"/transfers/" + id}},
-	}, func(tx *sql.Tx) error {
+	return c.Finish(ctx, func(tx *sql.Tx) (*idempotency.Response, error) {
 		_, err := tx.ExecContext(ctx, `UPDATE effects SET step = 'done' WHERE id = $1`, id)
-		return err
+		return &idempotency.Response{
+			Status: http.StatusCreated, Body: body,
+			Header: http.Header{"Location": {"/transfers/" + id}},
+		}, err
 	})
 }
 

@@ -27,6 +27,14 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	f.boolVar(&cfg.AllowPrivateWebhooks, "allow-private-webhooks",
 		"WRITEPATH_ALLOW_PRIVATE_WEBHOOKS", false,
 		"allow webhook URLs that resolve to loopback or private addresses")
+	f.stringVar(&cfg.SMTPAddr, "smtp-addr", "WRITEPATH_SMTP_ADDR", "",
+		"SMTP server (host:port) for confirmation emails; empty writes them to --mail-dir")
+	f.stringVar(&cfg.MailDir, "mail-dir", "WRITEPATH_MAIL_DIR", "./writepath-mail",
+		"directory for emails when no SMTP server is set")
+	f.stringVar(&cfg.MailFrom, "mail-from", "WRITEPATH_MAIL_FROM",
+		"writepath <orders@writepath.invalid>", "From address of emails")
+	f.durationVar(&cfg.Queue.BacklogBudget, "backlog-budget", "WRITEPATH_BACKLOG_BUDGET",
+		30*time.Second, "oldest must-deliver job age past which new orders get 503 overloaded")
 	logger := f.logFlag(stderr)
 	if err := f.parse(args); err != nil {
 		return err

@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // flags is a command's flag set whose flags take their defaults from
@@ -39,6 +40,17 @@ func (f *flags) boolVar(p *bool, name, env string, def bool, usage string) {
 		def = b
 	}
 	f.BoolVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
+}
+
+func (f *flags) durationVar(p *time.Duration, name, env string, def time.Duration, usage string) {
+	if v, ok := os.LookupEnv(env); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			f.envErrs = append(f.envErrs, fmt.Sprintf("%s=%q is not a positive duration", env, v))
+		}
+		def = d
+	}
+	f.DurationVar(p, name, def, fmt.Sprintf("%s (env %s)", usage, env))
 }
 
 // parse parses the command line, reporting bad environment values and

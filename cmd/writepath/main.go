@@ -4,6 +4,7 @@
 //	writepath provider                 the fake payment provider alone
 //	writepath migrate                  apply database migrations
 //	writepath tenants create --name N  create a tenant; prints its API key
+//	writepath jobs dead | replay ID    dead side effects, for operators
 //
 // Every flag has an environment twin (WRITEPATH_...); a flag given on the
 // command line wins over the environment. Run "writepath COMMAND -h" for a
@@ -49,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return migrate(ctx, rest, stdout, stderr)
 	case "tenants":
 		return tenants(ctx, rest, stdout, stderr)
+	case "jobs":
+		return jobs(ctx, rest, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil
@@ -63,6 +66,8 @@ Usage:
   writepath provider [flags]                 run the fake payment provider alone
   writepath migrate [flags]                  apply database migrations
   writepath tenants create --name NAME       create a tenant and print its API key
+  writepath jobs dead [flags]                list side effects whose jobs are dead
+  writepath jobs replay [flags] ID           run a dead or delivered side effect again
 
 Run "writepath COMMAND -h" for the flags of a command.
 `

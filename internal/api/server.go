@@ -16,7 +16,9 @@ import (
 	"github.com/writepath/writepath/internal/checkout"
 	"github.com/writepath/writepath/internal/metrics"
 	"github.com/writepath/writepath/internal/problem"
+	"github.com/writepath/writepath/internal/queue"
 	"github.com/writepath/writepath/internal/store"
+	"github.com/writepath/writepath/internal/webhook"
 )
 
 // Options configure a Server.
@@ -53,6 +55,17 @@ type Options struct {
 	// EventPoll is how often an event stream rereads its order, to see
 	// changes made by other processes. Zero means one second.
 	EventPoll time.Duration
+
+	// Queue works side effects; the webhook and dead-job routes use it.
+	// Required.
+	Queue *queue.Queue
+
+	// Admit, when set, is asked before an order is accepted; a refusal is
+	// answered 503 overloaded with its Retry-After, and nothing is written.
+	Admit func() (bool, time.Duration)
+
+	// Webhooks checks webhook URLs at registration.
+	Webhooks webhook.Guard
 
 	// Done, when closed, ends open event streams, so that a graceful
 	// shutdown does not wait for them. Nil means never.
@@ -100,10 +113,19 @@ func (s *Server) routes() {
 	orders := idempotency.Route{Pattern: "POST /v1/orders",
 		Run: s.opts.Checkout.CreateOrder, Current: s.opts.Checkout.CurrentOrder}
 
-	s.handle(orders.Pattern, s.tenantOnly(s.opts.Idempotency.Handle(orders)))
+	s.handle(orders.Pattern, s.tenantOnly(s.admitted(orders.Pattern,
+		s.opts.Idempotency.Handle(orders))))
 	s.handle("GET /v1/orders/{id}", s.tenantOnly(http.HandlerFunc(s.getOrder)))
 	s.handle("GET /v1/orders/{id}/events", s.tenantOnly(http.HandlerFunc(s.orderEvents)))
 	s.handle("GET /v1/status", s.tenantOnly(http.HandlerFunc(s.status)))
+
+	s.handle("POST /v1/webhook_endpoints", s.tenantOnly(http.HandlerFunc(s.createEndpoint)))
+	s.handle("GET /v1/webhook_endpoints", s.tenantOnly(http.HandlerFunc(s.listEndpoints)))
+	s.handle("GET /v1/webhook_endpoints/{id}/deliveries",
+		s.tenantOnly(http.HandlerFunc(s.listDeliveries)))
+	s.handle("POST /v1/webhook_deliveries/{id}/replay", s.tenantOnly(http.HandlerFunc(s.replay)))
+	s.handle("GET /v1/dead_jobs", s.tenantOnly(http.HandlerFunc(s.listDead)))
+	s.handle("POST /v1/dead_jobs/{id}/replay", s.tenantOnly(http.HandlerFunc(s.replay)))
 
 	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))

@@ -6,10 +6,12 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
 	"strings"
@@ -18,12 +20,16 @@ import (
 
 	"github.com/writepath/writepath/idempotency"
 	"github.com/writepath/writepath/internal/api"
+	"github.com/writepath/writepath/internal/breaker"
 	"github.com/writepath/writepath/internal/checkout"
 	"github.com/writepath/writepath/internal/fakeprovider"
+	"github.com/writepath/writepath/internal/mail"
 	"github.com/writepath/writepath/internal/metrics"
 	"github.com/writepath/writepath/internal/problem"
 	"github.com/writepath/writepath/internal/provider"
+	"github.com/writepath/writepath/internal/queue"
 	"github.com/writepath/writepath/internal/store"
+	"github.com/writepath/writepath/internal/webhook"
 )
 
 // BuiltinProvider is the Config.Provider value that runs the fake payment
@@ -53,6 +59,28 @@ type Config struct {
 	// AllowPrivateWebhooks lets webhook URLs resolve to loopback and private
 	// addresses.
 	AllowPrivateWebhooks bool
+
+	// SMTPAddr is the SMTP server (host:port) confirmation emails go to.
+	// Empty means they are written to MailDir instead.
+	SMTPAddr string
+
+	// MailDir is where emails go without an SMTP server. Empty means
+	// "./writepath-mail".
+	MailDir string
+
+	// MailFrom is the From address of emails. Empty means the queue's
+	// default.
+	MailFrom string
+
+	// WebhookBreaker tunes the breaker of each webhook destination host;
+	// zero fields take the breaker package's defaults. IsFailure,
+	// OnStateChange and Logger are set by the app.
+	WebhookBreaker breaker.Options
+
+	// Queue tunes the background jobs; zero fields take the queue package's
+	// defaults. DB, Mail, Webhooks, Breakers, Metrics and Logger are set by
+	// the app.
+	Queue queue.Options
 
 	// Logger receives the service's logs. Nil means slog.Default().
 	Logger *slog.Logger
@@ -99,6 +127,8 @@ type App struct {
 	metrics  *metrics.Metrics
 	listener net.Listener
 	builtin  *builtinProvider // nil with an external provider
+	queue    *queue.Queue
+	breakers *breaker.Set
 	done     chan struct{}
 }
 
@@ -187,10 +217,13 @@ func (a *App) paymentProvider() (*provider.Client, error) {
 
 func (a *App) assemble(payments checkout.Provider) error {
 	watchers := checkout.NewWatchers()
+	if err := a.assembleQueue(watchers); err != nil {
+		return err
+	}
 	svc, err := checkout.New(checkout.Options{
 		DB: a.db, Provider: payments, ProviderTimeout: a.cfg.ProviderTimeout,
 		Metrics: a.metrics, Logger: a.log, Watchers: watchers, AfterStep: a.cfg.AfterStep,
-		Now: a.cfg.Now,
+		Now: a.cfg.Now, Effects: a.queue,
 	})
 	if err != nil {
 		return err
@@ -207,9 +240,42 @@ func (a *App) assemble(payments checkout.Provider) error {
 		DB: a.db, Checkout: svc, Watchers: watchers, Idempotency: a.engine,
 		Metrics: a.metrics, Logger: a.log, Status: a.status, Done: a.done,
 		RateLimit: a.cfg.RateLimit, RateBurst: int(2 * a.cfg.RateLimit),
+		Queue: a.queue, Admit: a.queue.Admit,
+		Webhooks: webhook.Guard{AllowPrivate: a.cfg.AllowPrivateWebhooks},
 	})
 	return nil
 }
+
+// assembleQueue builds the background queue: the mail sender, the webhook
+// sender behind one breaker per destination host, and the workers.
+func (a *App) assembleQueue(watchers *checkout.Watchers) error {
+	var sender mail.Sender = mail.Dir{Path: cmp.Or(a.cfg.MailDir, "./writepath-mail")}
+	if a.cfg.SMTPAddr != "" {
+		sender = &mail.SMTP{Addr: a.cfg.SMTPAddr}
+	}
+	bo := a.cfg.WebhookBreaker
+	bo.IsFailure, bo.Logger = webhook.IsDependencyFailure, a.log
+	bo.Timeout = cmp.Or(bo.Timeout, 20*time.Second)
+	bo.OnStateChange = func(name string, from, to breaker.State) {
+		a.metrics.BreakerChanged(name, string(from), string(to))
+	}
+	a.breakers = breaker.NewSet("webhook:", bo)
+
+	opts := a.cfg.Queue
+	opts.DB, opts.Mail, opts.MailFrom = a.db, sender, a.cfg.MailFrom
+	opts.Webhooks = webhook.NewSender(webhook.Guard{AllowPrivate: a.cfg.AllowPrivateWebhooks})
+	opts.Breakers, opts.Metrics, opts.Logger = a.breakers, a.metrics, a.log
+	opts.OnOrderChanged = watchers.Notify
+	q, err := queue.New(opts)
+	if err != nil {
+		return err
+	}
+	a.queue = q
+	return nil
+}
+
+// Queue returns the service's background queue.
+func (a *App) Queue() *queue.Queue { return a.queue }
 
 func (a *App) createDemoKey(ctx context.Context) error {
 	_, key, err := a.db.DemoAPIKey(ctx, "demo")
@@ -250,6 +316,11 @@ func (a *App) Run(ctx context.Context) error {
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	wg.Go(func() { a.engine.Run(bg, a.cfg.CompleteEvery) })
+	if err := a.queue.Start(bg); err != nil {
+		stopBG()
+		a.close()
+		return err
+	}
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(a.listener) }()
@@ -265,6 +336,11 @@ func (a *App) Run(ctx context.Context) error {
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.cfg.ShutdownTimeout)
 		err = srv.Shutdown(sctx)
 		cancel()
+	}
+	// Jobs finish (or are cancelled and left for the next start) before the
+	// database closes.
+	if qerr := a.queue.Stop(context.WithoutCancel(ctx)); qerr != nil && err == nil {
+		err = qerr
 	}
 	stopBG()
 	wg.Wait()
@@ -297,10 +373,21 @@ func (a *App) status(ctx context.Context) (any, error) {
 	return map[string]any{
 		"database":    a.db.Dialect,
 		"provider":    map[string]any{"kind": providerKind},
-		"breakers":    map[string]any{},
-		"queues":      map[string]any{},
+		"breakers":    breakerStatus(a.breakers.Snapshots()),
+		"queues":      a.queue.Lag().Queues,
 		"idempotency": map[string]any{"unfinished_requests": unfinished},
 	}, nil
+}
+
+// breakerStatus is how /v1/status shows breakers: seconds until the next
+// probe, not nanoseconds.
+func breakerStatus(snaps []breaker.Snapshot) []map[string]any {
+	out := []map[string]any{}
+	for _, s := range snaps {
+		out = append(out, map[string]any{"name": s.Name, "state": s.State,
+			"next_probe_in_seconds": math.Ceil(s.NextProbeIn.Seconds()), "forced": s.Forced})
+	}
+	return out
 }
 
 func (a *App) observeIdempotency(e idempotency.Event) {

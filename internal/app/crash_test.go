@@ -15,9 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/riverqueue/river"
+
 	"github.com/writepath/writepath/internal/app"
 	"github.com/writepath/writepath/internal/fakeprovider"
 	"github.com/writepath/writepath/internal/order"
+	"github.com/writepath/writepath/internal/queue"
 	"github.com/writepath/writepath/internal/store"
 	"github.com/writepath/writepath/internal/store/storetest"
 )
@@ -34,6 +37,7 @@ type childConfig struct {
 	AddrFile      string        `json:"addr_file"`
 	Lease         time.Duration `json:"lease"`
 	CompleteEvery time.Duration `json:"complete_every"`
+	MailDir       string        `json:"mail_dir"`
 }
 
 func TestMain(m *testing.M) {
@@ -55,6 +59,7 @@ func runChild(raw string) int {
 		Addr: "127.0.0.1:0", Database: cfg.Database, Provider: cfg.Provider,
 		Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Lease: cfg.Lease,
 		CompleteEvery: cfg.CompleteEvery, ProviderTimeout: time.Second,
+		MailDir: cfg.MailDir, Queue: queue.Options{SampleEvery: 50 * time.Millisecond},
 		AfterStep: func(point string) {
 			if point == cfg.CrashAt {
 				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -262,4 +267,51 @@ func retryUntilAnswered(t *testing.T, f *crashFixture, c *child, key string) res
 		secs, _ := strconv.Atoi(r.Header.Get("Retry-After"))
 		time.Sleep(time.Duration(max(secs, 1)) * time.Second / 2)
 	}
+}
+
+func TestKilledAfterCommitTheJobStillRuns(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, dbURL string) {
+		f := newCrashFixture(t, dbURL)
+		mailDir := t.TempDir()
+		first := startChild(t, childConfig{Database: dbURL, Provider: f.provURL,
+			CrashAt: "finished", MailDir: mailDir, Lease: time.Second, CompleteEvery: time.Hour})
+
+		// Hold the email queue, so the job cannot run before the crash.
+		ops, err := river.NewClient(f.db.RiverDriver(), &river.Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		eventually(t, 10*time.Second, "email queue paused", func() bool {
+			return ops.QueuePause(ctx, queue.QueueEmail, nil) == nil
+		})
+		time.Sleep(200 * time.Millisecond) // the producer notices the pause
+
+		key := newKey()
+		if _, err := f.post(t, first, key); err == nil {
+			t.Fatal("the request got an answer from a process that was killed")
+		}
+		waitKilled(t, first)
+		if o := f.onlyOrder(t); o.Status != order.Completed {
+			t.Fatalf("order %s, want completed: the crash came after the commit", o.Status)
+		}
+		if files, _ := os.ReadDir(mailDir); len(files) != 0 {
+			t.Fatalf("%d emails before the job could run", len(files))
+		}
+
+		second := startChild(t, childConfig{Database: dbURL, Provider: f.provURL,
+			MailDir: mailDir, Lease: time.Second, CompleteEvery: time.Hour})
+		if err := ops.QueueResume(ctx, queue.QueueEmail, nil); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 15*time.Second, "email sent by the new process", func() bool {
+			files, _ := os.ReadDir(mailDir)
+			return len(files) == 1
+		})
+		r := retryUntilAnswered(t, f, second, key)
+		if r.Status != http.StatusCreated || r.Header.Get("Idempotent-Replayed") != "true" {
+			t.Errorf("retry: %d replayed %q, want the stored 201", r.Status,
+				r.Header.Get("Idempotent-Replayed"))
+		}
+	})
 }

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -14,7 +15,9 @@ import (
 	"time"
 
 	"github.com/writepath/writepath/internal/app"
+	"github.com/writepath/writepath/internal/breaker"
 	"github.com/writepath/writepath/internal/fakeprovider"
+	"github.com/writepath/writepath/internal/queue"
 	"github.com/writepath/writepath/internal/store"
 	"github.com/writepath/writepath/internal/store/storetest"
 )
@@ -38,6 +41,11 @@ type serviceOptions struct {
 	providerURL   string // empty: a new fake provider
 	reapEvery     time.Duration
 	now           func() time.Time
+	smtpAddr      string
+	queue         queue.Options
+	mailDir       string // empty: a temporary directory
+	breaker       breaker.Options
+	denyPrivate   bool // refuse webhook URLs on private addresses, as in production
 }
 
 func startService(t *testing.T, dbURL string, o serviceOptions) *service {
@@ -56,6 +64,8 @@ func startService(t *testing.T, dbURL string, o serviceOptions) *service {
 		Addr: "127.0.0.1:0", Database: dbURL, Provider: provURL,
 		Logger: slog.New(slog.DiscardHandler), ProviderTimeout: 2 * time.Second,
 		Lease: o.lease, CompleteEvery: o.completeEvery, ReapEvery: o.reapEvery, Now: o.now,
+		SMTPAddr: o.smtpAddr, MailDir: cmp.Or(o.mailDir, t.TempDir()), Queue: o.queue,
+		AllowPrivateWebhooks: !o.denyPrivate, WebhookBreaker: o.breaker,
 	})
 	if err != nil {
 		cancel()

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -56,11 +57,21 @@ type Options struct {
 	// Watchers, when set, are told of every committed change of an order.
 	Watchers *Watchers
 
+	// Effects, when set, enqueues the side effects of a completed order in
+	// the transaction that completes it. Nil means none.
+	Effects Effects
+
 	// AfterStep, when set, is called after each step of an order request
 	// commits, with the step's recovery point, and after the provider
 	// answered, with "provider_answered". Crash tests use it to kill the
 	// process between steps.
 	AfterStep func(point string)
+}
+
+// Effects enqueues the side effects of an order, inside the caller's
+// transaction, and returns them as the order shows them.
+type Effects interface {
+	EnqueueOrderEffects(ctx context.Context, tx *sql.Tx, o *order.Order) ([]order.SideEffect, error)
 }
 
 // Service runs the checkout's write path.
@@ -231,8 +242,18 @@ func (s *Service) finish(ctx context.Context, c *idempotency.Call, o *order.Orde
 	if err := o.Move(to, payment, s.now()); err != nil {
 		return nil, err
 	}
-	resp, err := c.Finish(ctx, orderResponse(o, status), func(tx *sql.Tx) error {
-		return store.UpdateOrder(ctx, tx, o)
+	resp, err := c.Finish(ctx, func(tx *sql.Tx) (*idempotency.Response, error) {
+		if err := store.UpdateOrder(ctx, tx, o); err != nil {
+			return nil, err
+		}
+		if to == order.Completed && s.opts.Effects != nil {
+			effects, err := s.opts.Effects.EnqueueOrderEffects(ctx, tx, o)
+			if err != nil {
+				return nil, fmt.Errorf("enqueue side effects: %w", err)
+			}
+			o.SideEffects = effects
+		}
+		return orderResponse(o, status), nil
 	})
 	if err != nil {
 		return nil, err

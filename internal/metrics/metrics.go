@@ -80,6 +80,22 @@ type Metrics struct {
 	// OrdersCreated is writepath_orders_created_total: orders recorded, once
 	// each, however often their request was retried.
 	OrdersCreated prometheus.Counter
+
+	// QueueDepth is writepath_queue_depth: jobs waiting per queue.
+	QueueDepth *prometheus.GaugeVec
+	// QueueOldestAge is writepath_queue_oldest_job_age_seconds: how long
+	// the oldest ready job of each queue has waited.
+	QueueOldestAge *prometheus.GaugeVec
+	// JobOutcomes is writepath_jobs_total: jobs worked, by kind and outcome.
+	JobOutcomes *prometheus.CounterVec
+	// AdmissionRejections is writepath_admission_rejections_total.
+	AdmissionRejections *prometheus.CounterVec
+	// AnalyticsDropped is writepath_analytics_events_dropped_total.
+	AnalyticsDropped prometheus.Counter
+	// BreakerState is writepath_breaker_state: 0 closed, 1 half-open, 2 open.
+	BreakerState *prometheus.GaugeVec
+	// BreakerTransitions is writepath_breaker_transitions_total.
+	BreakerTransitions *prometheus.CounterVec
 }
 
 // New returns Metrics on a fresh registry that also holds the Go runtime and
@@ -120,6 +136,27 @@ func New() *Metrics {
 			Name:      "orders_created_total",
 			Help:      "Orders recorded.",
 		}),
+
+		QueueDepth: gaugeVec("queue_depth",
+			"Jobs waiting in a queue: available, scheduled or retryable.", "queue"),
+		QueueOldestAge: gaugeVec("queue_oldest_job_age_seconds",
+			"Age of the oldest job ready to run in a queue: how long work waits.", "queue"),
+		JobOutcomes: counterVec("jobs_total",
+			"Jobs worked, by kind and outcome (done, duplicate, retry, snoozed, dead).",
+			"kind", "outcome"),
+		AdmissionRejections: counterVec("admission_rejections_total",
+			"Requests refused with 503 because the must-deliver backlog is too old.",
+			"route"),
+		AnalyticsDropped: prometheus.NewCounter(prometheus.CounterOpts{
+			Namespace: namespace,
+			Name:      "analytics_events_dropped_total",
+			Help:      "Best-effort analytics events not enqueued because their queue was full.",
+		}),
+		BreakerState: gaugeVec("breaker_state",
+			"Circuit breaker state by dependency: 0 closed, 1 half-open, 2 open.", "breaker"),
+		BreakerTransitions: counterVec("breaker_transitions_total",
+			"Circuit breaker state changes, by dependency, previous and new state.",
+			"breaker", "from", "to"),
 	}
 
 	m.Registry.MustRegister(
@@ -129,6 +166,8 @@ func New() *Metrics {
 		m.IdempotentReplays, m.IdempotencyConflicts, m.IdempotencyRecoveries,
 		m.ProviderRequests, m.ProviderDuration,
 		m.OrderTransitions, m.OrdersCreated,
+		m.QueueDepth, m.QueueOldestAge, m.JobOutcomes, m.AdmissionRejections,
+		m.AnalyticsDropped, m.BreakerState, m.BreakerTransitions,
 	)
 	return m
 }
@@ -140,6 +179,11 @@ func counterVec(name, help string, labels ...string) *prometheus.CounterVec {
 
 // histogramVec uses the default buckets (5 ms to 10 s): they span both a
 // local database write and a provider call that ends in its timeout.
+func gaugeVec(name, help string, labels ...string) *prometheus.GaugeVec {
+	return prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: name,
+		Help: help}, labels)
+}
+
 func histogramVec(name, help string, labels ...string) *prometheus.HistogramVec {
 	opts := prometheus.HistogramOpts{Namespace: namespace, Name: name, Help: help}
 	return prometheus.NewHistogramVec(opts, labels)
@@ -207,4 +251,47 @@ func (m *Metrics) OrderCreated() {
 		return
 	}
 	m.OrdersCreated.Inc()
+}
+
+// QueueLag sets a queue's depth and the age of its oldest ready job.
+func (m *Metrics) QueueLag(queue string, depth int, oldest time.Duration) {
+	if m == nil {
+		return
+	}
+	m.QueueDepth.WithLabelValues(queue).Set(float64(depth))
+	m.QueueOldestAge.WithLabelValues(queue).Set(oldest.Seconds())
+}
+
+// JobOutcome counts a worked job.
+func (m *Metrics) JobOutcome(kind, outcome string) {
+	if m == nil {
+		return
+	}
+	m.JobOutcomes.WithLabelValues(kind, outcome).Inc()
+}
+
+// AdmissionRejected counts a request refused by admission control.
+func (m *Metrics) AdmissionRejected(route string) {
+	if m == nil {
+		return
+	}
+	m.AdmissionRejections.WithLabelValues(route).Inc()
+}
+
+// AnalyticsDrop counts an analytics event dropped under pressure.
+func (m *Metrics) AnalyticsDrop() {
+	if m == nil {
+		return
+	}
+	m.AnalyticsDropped.Inc()
+}
+
+// BreakerChanged records a circuit breaker's transition and new state.
+func (m *Metrics) BreakerChanged(name, from, to string) {
+	if m == nil {
+		return
+	}
+	m.BreakerTransitions.WithLabelValues(name, from, to).Inc()
+	m.BreakerState.WithLabelValues(name).Set(map[string]float64{"closed": 0, "half_open": 1,
+		"open": 2}[to])
 }

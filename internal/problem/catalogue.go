@@ -22,6 +22,9 @@ const (
 	IdempotencyKeyInUse = "idempotency-key-in-use"
 	// OrderNotPayable is a payment asked for an order that cannot take one now.
 	OrderNotPayable = "order-not-payable"
+	// DeliveryNotReplayable is a replay asked for a side effect that is
+	// still queued, running or retrying.
+	DeliveryNotReplayable = "delivery-not-replayable"
 	// RequestTooLarge is a body over the size limit.
 	RequestTooLarge = "request-too-large"
 	// UnsupportedMediaType is a body that is not declared as JSON.
@@ -137,6 +140,15 @@ var catalogue = []kind{
 			"attempt per order can be in progress at a time.",
 		Action: "Fetch the order to see its status. If a payment is in progress, wait " +
 			"for its outcome; if the order is completed, it is already paid.",
+	},
+	{
+		Name:   DeliveryNotReplayable,
+		Status: http.StatusConflict,
+		Title:  "Delivery not replayable",
+		Meaning: "The delivery is still on its way: queued, running or waiting to retry. " +
+			"Replaying it now could deliver it twice.",
+		Action: "Wait until the delivery is done or dead, then replay it. Its status is " +
+			"in the list of deliveries.",
 	},
 	{
 		Name:   RequestTooLarge,

@@ -24,6 +24,7 @@ var contract = []struct {
 	{MethodNotAllowed, 405},
 	{IdempotencyKeyInUse, 409},
 	{OrderNotPayable, 409},
+	{DeliveryNotReplayable, 409},
 	{RequestTooLarge, 413},
 	{UnsupportedMediaType, 415},
 	{IdempotencyKeyReused, 422},

@@ -9,7 +9,10 @@ import (
 	"strings"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	_ "modernc.org/sqlite"             // database/sql driver "sqlite"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
+	"github.com/riverqueue/river/riverdriver/riversqlite"
+	_ "modernc.org/sqlite" // database/sql driver "sqlite"
 
 	"github.com/writepath/writepath/idempotency"
 )
@@ -104,6 +107,16 @@ func openPostgres(rawURL string) (*DB, error) {
 	sqlDB.SetMaxOpenConns(16)
 	sqlDB.SetMaxIdleConns(16)
 	return &DB{SQL: sqlDB, Dialect: idempotency.Postgres}, nil
+}
+
+// RiverDriver returns the job queue's driver for this database. Both
+// drivers work on *sql.Tx, so jobs are inserted in the same transactions as
+// the rows they belong to, on either database.
+func (db *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
+	if db.Dialect == idempotency.Postgres {
+		return riverdatabasesql.New(db.SQL)
+	}
+	return riversqlite.New(db.SQL)
 }
 
 // Close closes the database.

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/riverqueue/river/rivermigrate"
+
 	"github.com/writepath/writepath/idempotency"
 )
 
@@ -23,6 +25,45 @@ var migrations = []migration{
 	{2, "idempotency keys", func(d idempotency.Dialect) ([]string, error) {
 		return idempotency.CreateTableSQL(d, idempotency.DefaultTable)
 	}},
+	{3, "side effects and webhook endpoints", effectsAndWebhooks},
+}
+
+func effectsAndWebhooks(d idempotency.Dialect) ([]string, error) {
+	blob := "BLOB"
+	if d == idempotency.Postgres {
+		blob = "BYTEA"
+	}
+	return []string{
+		`CREATE TABLE webhook_endpoints (
+			id         TEXT PRIMARY KEY,
+			tenant_id  TEXT NOT NULL REFERENCES tenants (id),
+			url        TEXT NOT NULL,
+			secret     TEXT NOT NULL,
+			created_at BIGINT NOT NULL
+		)`,
+		`CREATE INDEX webhook_endpoints_tenant ON webhook_endpoints (tenant_id, created_at)`,
+		`CREATE TABLE order_effects (
+			id          TEXT PRIMARY KEY,
+			order_id    TEXT NOT NULL REFERENCES orders (id),
+			tenant_id   TEXT NOT NULL,
+			kind        TEXT NOT NULL,
+			endpoint_id TEXT NOT NULL,
+			payload     ` + blob + `,
+			job_id      BIGINT,
+			last_error  TEXT,
+			done_at     BIGINT,
+			created_at  BIGINT NOT NULL,
+			UNIQUE (order_id, kind, endpoint_id)
+		)`,
+		`CREATE INDEX order_effects_endpoint ON order_effects (endpoint_id, created_at)`,
+		`CREATE INDEX order_effects_job ON order_effects (job_id)`,
+		`CREATE TABLE analytics_events (
+			order_id   TEXT NOT NULL,
+			event      TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			PRIMARY KEY (order_id, event)
+		)`,
+	}, nil
 }
 
 func tenantsAndOrders(idempotency.Dialect) ([]string, error) {
@@ -61,10 +102,11 @@ func tenantsAndOrders(idempotency.Dialect) ([]string, error) {
 	}, nil
 }
 
-// Migrate applies the migrations the database has not seen yet. On
-// PostgreSQL it holds an advisory lock meanwhile, so that several instances
-// starting at once apply each migration once.
-func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
+// Migrate applies writepath's migrations the database has not seen yet,
+// then River's. On PostgreSQL it holds an advisory lock throughout, so that
+// several instances starting at once apply each migration once. It returns
+// how many migrations it applied.
+func (db *DB) Migrate(ctx context.Context) (int, error) {
 	conn, err := db.SQL.Conn(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("migrate: %w", err)
@@ -75,12 +117,29 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7270216)`); err != nil {
 			return 0, fmt.Errorf("migrate: lock: %w", err)
 		}
+		// Unlock before the connection goes back to the pool: a session lock
+		// would otherwise stay with the pooled connection.
 		defer func() {
 			_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7270216)`)
 		}()
 	}
 
-	_, err = conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+	applied, err := db.migrateOwn(ctx, conn)
+	if err != nil {
+		return applied, err
+	}
+	if db.Dialect == idempotency.SQLite {
+		// River's migrator needs the one connection this one holds.
+		if err := conn.Close(); err != nil {
+			return applied, fmt.Errorf("migrate: %w", err)
+		}
+	}
+	n, err := db.migrateRiver(ctx)
+	return applied + n, err
+}
+
+func (db *DB) migrateOwn(ctx context.Context, conn *sql.Conn) (int, error) {
+	_, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
 		version    INTEGER PRIMARY KEY,
 		name       TEXT NOT NULL,
 		applied_at BIGINT NOT NULL
@@ -100,6 +159,7 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 			current, last)
 	}
 
+	applied := 0
 	for _, m := range migrations {
 		if m.version <= current {
 			continue
@@ -110,6 +170,19 @@ func (db *DB) Migrate(ctx context.Context) (applied int, err error) {
 		applied++
 	}
 	return applied, nil
+}
+
+// migrateRiver applies the job queue's own migrations, which River ships.
+func (db *DB) migrateRiver(ctx context.Context) (int, error) {
+	m, err := rivermigrate.New(db.RiverDriver(), nil)
+	if err != nil {
+		return 0, fmt.Errorf("migrate river: %w", err)
+	}
+	res, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	if err != nil {
+		return 0, fmt.Errorf("migrate river: %w", err)
+	}
+	return len(res.Versions), nil
 }
 
 func (db *DB) apply(ctx context.Context, conn *sql.Conn, m migration) error {

@@ -71,7 +71,19 @@ func GetOrder(ctx context.Context, q Querier, tenantID, id string) (*order.Order
 	if err != nil {
 		return nil, fmt.Errorf("get order: %w", err)
 	}
+	if err := loadSideEffects(ctx, q, o); err != nil {
+		return nil, err
+	}
 	return o, nil
+}
+
+func loadSideEffects(ctx context.Context, q Querier, o *order.Order) error {
+	effects, err := EffectsOfOrder(ctx, q, o.ID)
+	if err != nil {
+		return fmt.Errorf("get order: %w", err)
+	}
+	o.SideEffects = sideEffects(effects)
+	return nil
 }
 
 // ListOrders returns a tenant's most recent orders, newest first.
@@ -91,7 +103,16 @@ func ListOrders(ctx context.Context, q Querier, tenantID string, limit int) ([]*
 		}
 		out = append(out, o)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list orders: %w", err)
+	}
+	rows.Close() // free the connection: on SQLite there is only one
+	for _, o := range out {
+		if err := loadSideEffects(ctx, q, o); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // CountOrders returns how many orders exist, across tenants.
@@ -138,4 +159,16 @@ func failureColumns(f *order.Failure) (code, decline, msg *string) {
 		return nil, nil, nil
 	}
 	return &f.Code, &f.DeclineCode, &f.Message
+}
+
+// TouchOrder bumps an order's version without changing its status, when
+// something the order shows (a side effect's status) changed, so that
+// watchers of its event stream see a new event.
+func TouchOrder(ctx context.Context, q Querier, id string, at time.Time) error {
+	_, err := q.ExecContext(ctx, `UPDATE orders SET version = version + 1, updated_at = $1
+		WHERE id = $2`, at.UnixMilli(), id)
+	if err != nil {
+		return fmt.Errorf("touch order: %w", err)
+	}
+	return nil
 }
