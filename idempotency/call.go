@@ -143,6 +143,24 @@ func (c *Call) Finish(ctx context.Context, fn func(*sql.Tx) (*Response, error)) 
 	return resp, nil
 }
 
+// Forget ends the request as if it had never been made: fn undoes its
+// writes and the key is released, in one transaction, on the condition that
+// the request still holds its lease. The Func then returns a response that is
+// never stored, such as a 503; a retry with the same key runs afresh.
+func (c *Call) Forget(ctx context.Context, fn func(*sql.Tx) error) error {
+	err := c.inTx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return c.engine.store.forget(ctx, tx, c.rec)
+	})
+	if err != nil {
+		return fmt.Errorf("forget: %w", err)
+	}
+	c.rec.forgotten = true
+	return nil
+}
+
 func (c *Call) inTx(ctx context.Context, fn func(*sql.Tx) error) error {
 	tx, err := c.engine.opts.DB.BeginTx(ctx, nil)
 	if err != nil {

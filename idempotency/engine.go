@@ -318,6 +318,9 @@ func (e *Engine) run(ctx context.Context, rec *record, route Route, resumed bool
 // nothing gives its key back, one that committed steps keeps it, to be
 // resumed after a delay.
 func (e *Engine) unfinished(ctx context.Context, rec *record, after time.Duration) {
+	if rec.forgotten {
+		return
+	}
 	var err error
 	if rec.RecoveryPoint == "" {
 		err = e.store.unclaim(ctx, rec)

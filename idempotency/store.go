@@ -38,6 +38,8 @@ type record struct {
 	Header        http.Header
 	Body          []byte
 	CreatedAt     time.Time
+
+	forgotten bool // Call.Forget deleted the row
 }
 
 // store runs the table's queries. The SQL is the same on SQLite and PostgreSQL:
@@ -218,6 +220,15 @@ func (s *store) unclaim(ctx context.Context, r *record) error {
 		AND recovery_point = ''`,
 		r.Scope, r.KeyHash, r.LeaseToken, stateRunning)
 	return leaseHeld(res, err, "release claim")
+}
+
+// forget deletes a running record inside the transaction that undoes its
+// request, on the condition that the caller still holds the lease.
+func (s *store) forget(ctx context.Context, tx *sql.Tx, r *record) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM `+s.table+`
+		WHERE scope = $1 AND key_hash = $2 AND lease_token = $3 AND state = $4`,
+		r.Scope, r.KeyHash, r.LeaseToken, stateRunning)
+	return leaseHeld(res, err, "forget key")
 }
 
 // reap drops what the retention period no longer requires and reports how

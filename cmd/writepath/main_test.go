@@ -85,3 +85,20 @@ func TestBadCommandLinesFailWithOneLine(t *testing.T) {
 		})
 	}
 }
+
+func TestJobsCommands(t *testing.T) {
+	db := "sqlite:" + filepath.Join(t.TempDir(), "cli.db")
+	out, errOut, code := runCLI(t, nil, "jobs", "dead", "--database", db)
+	if code != 0 || !strings.HasPrefix(out, "ID ") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("jobs dead on an empty database: exit %d, %q %q", code, out, errOut)
+	}
+	_, errOut, code = runCLI(t, nil, "jobs", "replay", "eff_missing", "--database", db)
+	if code != 1 || !strings.Contains(errOut, `no side effect "eff_missing"`) {
+		t.Fatalf("replay of an unknown id: exit %d, %q", code, errOut)
+	}
+	for _, args := range [][]string{{"jobs"}, {"jobs", "replay"}, {"jobs", "bury"}} {
+		if _, _, code := runCLI(t, nil, args...); code != 2 {
+			t.Errorf("%v: exit %d, want 2", args, code)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/writepath/writepath/idempotency"
+	"github.com/writepath/writepath/internal/breaker"
 	"github.com/writepath/writepath/internal/checkout"
 	"github.com/writepath/writepath/internal/metrics"
 	"github.com/writepath/writepath/internal/problem"
@@ -64,6 +65,10 @@ type Options struct {
 	// answered 503 overloaded with its Retry-After, and nothing is written.
 	Admit func() (bool, time.Duration)
 
+	// Breakers finds a circuit breaker by name for the operator's manual
+	// switch, or nil. Nil means no breaker can be switched.
+	Breakers func(name string) *breaker.Breaker
+
 	// Webhooks checks webhook URLs at registration.
 	Webhooks webhook.Guard
 
@@ -112,9 +117,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.S
 func (s *Server) routes() {
 	orders := idempotency.Route{Pattern: "POST /v1/orders",
 		Run: s.opts.Checkout.CreateOrder, Current: s.opts.Checkout.CurrentOrder}
+	payments := idempotency.Route{Pattern: "POST /v1/orders/{id}/payments",
+		Run: s.opts.Checkout.PayOrder, Current: s.opts.Checkout.CurrentOrder}
 
 	s.handle(orders.Pattern, s.tenantOnly(s.admitted(orders.Pattern,
 		s.opts.Idempotency.Handle(orders))))
+	s.handle(payments.Pattern, s.tenantOnly(s.opts.Idempotency.Handle(payments)))
+	s.handle("PUT /v1/breakers/{name}", s.tenantOnly(http.HandlerFunc(s.switchBreaker)))
 	s.handle("GET /v1/orders/{id}", s.tenantOnly(http.HandlerFunc(s.getOrder)))
 	s.handle("GET /v1/orders/{id}/events", s.tenantOnly(http.HandlerFunc(s.orderEvents)))
 	s.handle("GET /v1/status", s.tenantOnly(http.HandlerFunc(s.status)))

@@ -89,6 +89,20 @@ type Config struct {
 	// means 100, with a burst of twice that.
 	RateLimit float64
 
+	// PaymentPolicy is what happens to an order whose payment cannot be
+	// sent: "queue" (accept it as queued, charge it later) or "reject" (503,
+	// nothing written). Empty means "queue".
+	PaymentPolicy string
+
+	// PaymentRetryWindow is how long a queued payment is retried before the
+	// order fails with payment_unavailable. Zero means 15 minutes.
+	PaymentRetryWindow time.Duration
+
+	// ProviderBreaker tunes the provider's circuit breaker; zero fields take
+	// the breaker package's defaults. Its name, timeout (ProviderTimeout),
+	// failure test, hooks and logger are set by the app.
+	ProviderBreaker breaker.Options
+
 	// ProviderTimeout bounds one provider call. Zero means 10 seconds.
 	ProviderTimeout time.Duration
 
@@ -128,8 +142,10 @@ type App struct {
 	listener net.Listener
 	builtin  *builtinProvider // nil with an external provider
 	queue    *queue.Queue
-	breakers *breaker.Set
-	done     chan struct{}
+	breakers *breaker.Set // one per webhook destination host
+
+	providerBreaker *breaker.Breaker
+	done            chan struct{}
 }
 
 // New opens and migrates the database, starts the built-in provider if
@@ -220,14 +236,23 @@ func (a *App) assemble(payments checkout.Provider) error {
 	if err := a.assembleQueue(watchers); err != nil {
 		return err
 	}
+	bo := a.cfg.ProviderBreaker
+	bo.Name, bo.Timeout, bo.Logger = "provider", a.cfg.ProviderTimeout, a.log
+	bo.IsFailure = checkout.ProviderFailure
+	bo.OnStateChange = func(name string, from, to breaker.State) {
+		a.metrics.BreakerChanged(name, string(from), string(to))
+	}
+	a.providerBreaker = breaker.New(bo)
 	svc, err := checkout.New(checkout.Options{
-		DB: a.db, Provider: payments, ProviderTimeout: a.cfg.ProviderTimeout,
+		DB: a.db, Provider: payments, Breaker: a.providerBreaker,
+		Policy: a.cfg.PaymentPolicy, RetryWindow: a.cfg.PaymentRetryWindow,
 		Metrics: a.metrics, Logger: a.log, Watchers: watchers, AfterStep: a.cfg.AfterStep,
-		Now: a.cfg.Now, Effects: a.queue,
+		Now: a.cfg.Now, Effects: a.queue, Jobs: a.queue,
 	})
 	if err != nil {
 		return err
 	}
+	a.queue.SetPayments(svc)
 	a.engine, err = idempotency.New(idempotency.Options{
 		DB: a.db.SQL, Scope: api.TenantID, Lease: a.cfg.Lease, Logger: a.log,
 		WriteError: writeIdempotencyError, Observe: a.observeIdempotency,
@@ -240,7 +265,7 @@ func (a *App) assemble(payments checkout.Provider) error {
 		DB: a.db, Checkout: svc, Watchers: watchers, Idempotency: a.engine,
 		Metrics: a.metrics, Logger: a.log, Status: a.status, Done: a.done,
 		RateLimit: a.cfg.RateLimit, RateBurst: int(2 * a.cfg.RateLimit),
-		Queue: a.queue, Admit: a.queue.Admit,
+		Queue: a.queue, Admit: a.queue.Admit, Breakers: a.breakerByName,
 		Webhooks: webhook.Guard{AllowPrivate: a.cfg.AllowPrivateWebhooks},
 	})
 	return nil
@@ -371,12 +396,27 @@ func (a *App) status(ctx context.Context) (any, error) {
 		providerKind = BuiltinProvider
 	}
 	return map[string]any{
-		"database":    a.db.Dialect,
-		"provider":    map[string]any{"kind": providerKind},
-		"breakers":    breakerStatus(a.breakers.Snapshots()),
+		"database": a.db.Dialect,
+		"provider": map[string]any{"kind": providerKind},
+		"breakers": breakerStatus(append([]breaker.Snapshot{a.providerBreaker.Snapshot()},
+			a.breakers.Snapshots()...)),
 		"queues":      a.queue.Lag().Queues,
 		"idempotency": map[string]any{"unfinished_requests": unfinished},
 	}, nil
+}
+
+// breakerByName finds a breaker for the operator's switch: "provider", or
+// "webhook:HOST" for a destination that has one.
+func (a *App) breakerByName(name string) *breaker.Breaker {
+	if name == "provider" {
+		return a.providerBreaker
+	}
+	for _, s := range a.breakers.Snapshots() {
+		if s.Name == name {
+			return a.breakers.For(strings.TrimPrefix(name, "webhook:"))
+		}
+	}
+	return nil
 }
 
 // breakerStatus is how /v1/status shows breakers: seconds until the next

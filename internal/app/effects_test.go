@@ -232,9 +232,7 @@ func TestBacklogOlderThanBudgetRefusesNewOrders(t *testing.T) {
 		q.BacklogBudget = 300 * time.Millisecond
 		s := startService(t, dbURL, serviceOptions{queue: q})
 		ctx := context.Background()
-		if err := s.app.Queue().Pause(ctx, queue.QueueEmail); err != nil {
-			t.Fatal(err)
-		}
+		s.pause(queue.QueueEmail)
 		first := s.postOrder(newKey(), "pm_card_visa").order(t)
 
 		// The email waits; once it has waited past the budget, orders are
@@ -344,4 +342,79 @@ func tenantOf(t *testing.T, db *store.DB, orderID string) string {
 		t.Fatal(err)
 	}
 	return id
+}
+
+func TestShutdownLetsRunningJobsFinishAndLeavesTheRest(t *testing.T) {
+	mta := startSMTP(t)
+	mta.mu.Lock()
+	mta.delay = 700 * time.Millisecond
+	mta.mu.Unlock()
+	q := fastQueue
+	q.Workers = 1
+	s := startService(t, storetest.URL(t, "sqlite"), serviceOptions{smtpAddr: mta.addr, queue: q})
+	first := s.postOrder(newKey(), "pm_card_visa").order(t)
+	second := s.postOrder(newKey(), "pm_card_visa").order(t)
+	eventually(t, 5*time.Second, "first email running", func() bool {
+		return s.effectStatus(first.ID, "confirmation_email") == "running"
+	})
+
+	s.Stop()
+	if n := len(mta.received()); n != 1 {
+		t.Fatalf("server got %d messages by the end of shutdown, want the running one", n)
+	}
+	var states []string
+	rows, err := s.db.SQL.Query(`SELECT j.state FROM order_effects e
+		JOIN river_job j ON j.id = e.job_id WHERE e.order_id IN ($1, $2) ORDER BY e.created_at`,
+		first.ID, second.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var st string
+		_ = rows.Scan(&st)
+		states = append(states, st)
+	}
+	rows.Close()
+	if strings.Join(states, ",") != "completed,available" {
+		t.Errorf("job states after shutdown %v, want the first completed and the second waiting",
+			states)
+	}
+}
+
+func TestAnalyticsGiveWayUnderPressure(t *testing.T) {
+	q := fastQueue
+	q.AnalyticsLimit = 1
+	s := startService(t, storetest.URL(t, "sqlite"), serviceOptions{queue: q})
+	s.pause(queue.QueueAnalytics)
+	if r := s.postOrder(newKey(), "pm_card_visa"); r.Status != http.StatusCreated {
+		t.Fatalf("first order: %d", r.Status)
+	}
+	eventually(t, 5*time.Second, "analytics backlog sampled", func() bool {
+		return strings.Contains(string(s.status()), `"queue":"analytics","depth":1`)
+	})
+	for range 3 {
+		if r := s.postOrder(newKey(), "pm_card_visa"); r.Status != http.StatusCreated {
+			t.Fatalf("order under analytics pressure: %d", r.Status)
+		}
+	}
+
+	var analytics int
+	_ = s.db.SQL.QueryRow(`SELECT count(*) FROM river_job WHERE queue = 'analytics'`).Scan(&analytics)
+	if analytics != 1 {
+		t.Errorf("analytics jobs %d, want 1: the rest dropped", analytics)
+	}
+	metrics := string(s.do("GET", "/metrics", "", nil, nil).Body)
+	if !strings.Contains(metrics, "writepath_analytics_events_dropped_total 3") {
+		t.Errorf("metrics do not count 3 dropped analytics events")
+	}
+}
+
+// pause holds a queue's jobs; the queue exists once the service's workers
+// have started.
+func (s *service) pause(name string) {
+	s.t.Helper()
+	eventually(s.t, 5*time.Second, "queue "+name+" paused", func() bool {
+		return s.app.Queue().Pause(context.Background(), name) == nil
+	})
+	time.Sleep(100 * time.Millisecond) // the producer notices the pause
 }

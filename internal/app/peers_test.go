@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/emersion/go-smtp"
 )
@@ -22,9 +23,10 @@ type smtpServer struct {
 	addr string
 
 	mu        sync.Mutex
-	messages  []string // guarded by mu
-	refuse    int      // temporary refusals left; guarded by mu
-	permanent bool     // refuse every message for good; guarded by mu
+	messages  []string      // guarded by mu
+	refuse    int           // temporary refusals left; guarded by mu
+	permanent bool          // refuse every message for good; guarded by mu
+	delay     time.Duration // before answering a message; guarded by mu
 }
 
 func startSMTP(t *testing.T) *smtpServer {
@@ -68,6 +70,10 @@ func (x *smtpSession) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
+	x.s.mu.Lock()
+	delay := x.s.delay
+	x.s.mu.Unlock()
+	time.Sleep(delay)
 	x.s.mu.Lock()
 	defer x.s.mu.Unlock()
 	switch {

@@ -77,6 +77,9 @@ type Payment struct {
 	Method            string        `json:"payment_method"`
 	Status            PaymentStatus `json:"status"`
 	ProviderReference *string       `json:"provider_reference"`
+	// StartedAt is when this attempt began; the retry window of a payment
+	// that cannot be sent counts from here.
+	StartedAt time.Time `json:"-"`
 }
 
 // SideEffect is one slow consequence of an order, worked in the background.

@@ -39,6 +39,9 @@ func (s *Snapshot) depth(queue string) int {
 	return 0
 }
 
+// queueNames are the queues the sampler measures.
+var queueNames = []string{QueueEmail, QueueWebhook, QueuePayments, QueueAnalytics}
+
 // Lag returns the last sampled lag of every queue.
 func (q *Queue) Lag() *Snapshot { return q.lag.Load() }
 
@@ -138,7 +141,7 @@ func (q *Queue) measure(ctx context.Context, now time.Time) (*Snapshot, map[stri
 	}
 	byQueue := map[string]*QueueLag{}
 	completed := map[string]int{}
-	for _, name := range []string{QueueEmail, QueueWebhook, QueueAnalytics} {
+	for _, name := range queueNames {
 		byQueue[name] = &QueueLag{Queue: name}
 	}
 	for rows.Next() {
@@ -158,7 +161,7 @@ func (q *Queue) measure(ctx context.Context, now time.Time) (*Snapshot, map[stri
 	}
 
 	snap := &Snapshot{SampledAt: now}
-	for _, name := range []string{QueueEmail, QueueWebhook, QueueAnalytics} {
+	for _, name := range queueNames {
 		l := byQueue[name]
 		if l.Ready > 0 {
 			age, err := q.oldestReady(ctx, name, now)

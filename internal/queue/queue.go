@@ -107,6 +107,8 @@ type Queue struct {
 	log    *slog.Logger
 	client *river.Client[*sql.Tx]
 
+	payments Payments // set by SetPayments before Start
+
 	lag      atomic.Pointer[Snapshot]
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -128,12 +130,15 @@ func New(opts Options) (*Queue, error) {
 	river.AddWorker(workers, &emailWorker{q: q})
 	river.AddWorker(workers, &webhookWorker{q: q})
 	river.AddWorker(workers, &analyticsWorker{q: q})
+	river.AddWorker(workers, &chargeWorker{q: q})
+	river.AddWorker(workers, &reconcileWorker{q: q})
 
 	client, err := river.NewClient(opts.DB.RiverDriver(), &river.Config{
 		Queues: map[string]river.QueueConfig{
 			QueueEmail:     {MaxWorkers: opts.Workers},
 			QueueWebhook:   {MaxWorkers: opts.Workers},
 			QueueAnalytics: {MaxWorkers: 1},
+			QueuePayments:  {MaxWorkers: opts.Workers},
 		},
 		Workers:                     workers,
 		MaxAttempts:                 opts.MaxAttempts,
@@ -195,6 +200,9 @@ func setDefaults(o *Options) {
 
 // Start starts fetching and working jobs, and the lag sampler.
 func (q *Queue) Start(ctx context.Context) error {
+	if q.payments == nil {
+		return errNoPayments
+	}
 	if err := q.client.Start(ctx); err != nil {
 		return fmt.Errorf("queue: start: %w", err)
 	}

@@ -26,6 +26,9 @@ var migrations = []migration{
 		return idempotency.CreateTableSQL(d, idempotency.DefaultTable)
 	}},
 	{3, "side effects and webhook endpoints", effectsAndWebhooks},
+	{4, "payment attempt start", func(idempotency.Dialect) ([]string, error) {
+		return []string{`ALTER TABLE orders ADD COLUMN payment_started_at BIGINT NOT NULL DEFAULT 0`}, nil
+	}},
 }
 
 func effectsAndWebhooks(d idempotency.Dialect) ([]string, error) {

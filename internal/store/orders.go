@@ -17,7 +17,7 @@ var ErrConflict = errors.New("order changed concurrently")
 
 const orderColumns = `id, tenant_id, status, amount, currency, customer_email, items,
 	payment_attempt, payment_method, payment_status, provider_reference, failure_code,
-	decline_code, failure_message, version, created_at, updated_at`
+	decline_code, failure_message, version, created_at, updated_at, payment_started_at`
 
 // InsertOrder stores a new order.
 func InsertOrder(ctx context.Context, q Querier, o *order.Order) error {
@@ -27,10 +27,11 @@ func InsertOrder(ctx context.Context, q Querier, o *order.Order) error {
 	}
 	code, decline, msg := failureColumns(o.Failure)
 	_, err = q.ExecContext(ctx, `INSERT INTO orders (`+orderColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)`,
 		o.ID, o.TenantID, o.Status, o.Amount, o.Currency, o.CustomerEmail, string(items),
 		o.Payment.Attempt, o.Payment.Method, o.Payment.Status, o.Payment.ProviderReference,
-		code, decline, msg, o.Version, o.CreatedAt.UnixMilli(), o.UpdatedAt.UnixMilli())
+		code, decline, msg, o.Version, o.CreatedAt.UnixMilli(), o.UpdatedAt.UnixMilli(),
+		o.Payment.StartedAt.UnixMilli())
 	if err != nil {
 		return fmt.Errorf("insert order: %w", err)
 	}
@@ -45,11 +46,12 @@ func UpdateOrder(ctx context.Context, q Querier, o *order.Order) error {
 	code, decline, msg := failureColumns(o.Failure)
 	res, err := q.ExecContext(ctx, `UPDATE orders SET status = $1, payment_attempt = $2,
 		payment_method = $3, payment_status = $4, provider_reference = $5, failure_code = $6,
-		decline_code = $7, failure_message = $8, version = $9, updated_at = $10
-		WHERE id = $11 AND tenant_id = $12 AND version = $13`,
+		decline_code = $7, failure_message = $8, version = $9, updated_at = $10,
+		payment_started_at = $11
+		WHERE id = $12 AND tenant_id = $13 AND version = $14`,
 		o.Status, o.Payment.Attempt, o.Payment.Method, o.Payment.Status,
 		o.Payment.ProviderReference, code, decline, msg, o.Version, o.UpdatedAt.UnixMilli(),
-		o.ID, o.TenantID, o.Version-1)
+		o.Payment.StartedAt.UnixMilli(), o.ID, o.TenantID, o.Version-1)
 	if err != nil {
 		return fmt.Errorf("update order: %w", err)
 	}
@@ -132,10 +134,11 @@ func scanOrder(row rowScanner) (*order.Order, error) {
 		items                string
 		ref, code, dec, msg  sql.NullString
 		createdAt, updatedAt int64
+		startedAt            int64
 	)
 	err := row.Scan(&o.ID, &o.TenantID, &o.Status, &o.Amount, &o.Currency, &o.CustomerEmail,
 		&items, &o.Payment.Attempt, &o.Payment.Method, &o.Payment.Status, &ref, &code, &dec,
-		&msg, &o.Version, &createdAt, &updatedAt)
+		&msg, &o.Version, &createdAt, &updatedAt, &startedAt)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +153,10 @@ func scanOrder(row rowScanner) (*order.Order, error) {
 	}
 	o.CreatedAt = time.UnixMilli(createdAt).UTC()
 	o.UpdatedAt = time.UnixMilli(updatedAt).UTC()
+	o.Payment.StartedAt = time.UnixMilli(startedAt).UTC()
+	if startedAt == 0 { // orders from before the column existed
+		o.Payment.StartedAt = o.CreatedAt
+	}
 	o.SideEffects = []order.SideEffect{}
 	return &o, nil
 }
@@ -159,6 +166,17 @@ func failureColumns(f *order.Failure) (code, decline, msg *string) {
 		return nil, nil, nil
 	}
 	return &f.Code, &f.DeclineCode, &f.Message
+}
+
+// DeleteOrder removes an order that was never paid nor sent to the provider,
+// when the request that created it is undone.
+func DeleteOrder(ctx context.Context, q Querier, tenantID, id string) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM orders WHERE id = $1 AND tenant_id = $2`,
+		id, tenantID)
+	if err != nil {
+		return fmt.Errorf("delete order: %w", err)
+	}
+	return nil
 }
 
 // TouchOrder bumps an order's version without changing its status, when
