@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/writepath/writepath/internal/app"
+	"github.com/writepath/writepath/internal/breaker"
 	"github.com/writepath/writepath/internal/checkout"
 	"github.com/writepath/writepath/internal/order"
 	"github.com/writepath/writepath/internal/provider"
@@ -36,7 +38,7 @@ func startBench(b *testing.B, engine string) *benchService {
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0", Database: dbURL,
 		Provider: app.BuiltinProvider, Logger: slog.New(slog.DiscardHandler),
-		RateLimit: 1e6})
+		RateLimit: 1e6, MailDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -179,4 +181,83 @@ func report(b *testing.B, aName string, a time.Duration, bName string, bd time.D
 	b.ReportMetric(n/a.Seconds(), aName+"-req/s")
 	b.ReportMetric(n/bd.Seconds(), bName+"-req/s")
 	b.ReportMetric(float64(a)/float64(bd), aName+"/"+bName)
+}
+
+// BenchmarkFastFail measures the answer time of POST /v1/orders while the
+// provider hangs: with its breaker held open (the call is not made; the
+// order is queued) next to a breaker that lets every call through, where
+// each answer waits for the provider timeout (500 ms here, 10 s by
+// default). Both run in the same process against the same hanging built-in
+// provider; the ratio is the share of the timeout an open breaker costs.
+func BenchmarkFastFail(b *testing.B) {
+	const timeout = 500 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.New(ctx, app.Config{Addr: "127.0.0.1:0",
+		Database: storetest.URL(b, "sqlite"), Provider: app.BuiltinProvider,
+		Logger: slog.New(slog.DiscardHandler), RateLimit: 1e6, ProviderTimeout: timeout,
+		MailDir:         b.TempDir(),
+		ProviderBreaker: breaker.Options{MinRequests: 1 << 30}, // never opens by itself
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	b.Cleanup(func() { cancel(); <-done })
+	_, key, err := a.DB().CreateTenant(ctx, "bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &benchService{url: "http://" + a.Addr(), apiKey: key, client: &http.Client{}}
+	s.control(b, "PUT", a.ProviderURL()+"/_control/faults", `{"mode":"hang"}`)
+
+	var open, through time.Duration
+	var slow int
+	for i := 0; b.Loop(); i++ {
+		s.control(b, "PUT", s.url+"/v1/breakers/provider", `{"state":"open"}`)
+		open += s.postStatus(b, fmt.Sprintf("ff-open-%d-%d", time.Now().UnixNano(), i), 202)
+		if i%10 == 0 { // the slow path costs a whole timeout; sample it
+			s.control(b, "PUT", s.url+"/v1/breakers/provider", `{"state":"auto"}`)
+			through += s.postStatus(b, fmt.Sprintf("ff-hang-%d-%d", time.Now().UnixNano(), i), 202)
+			slow++
+		}
+	}
+	openPer := float64(open.Nanoseconds()) / float64(b.N)
+	throughPer := float64(through.Nanoseconds()) / float64(slow)
+	b.ReportMetric(openPer, "open-ns/req")
+	b.ReportMetric(throughPer, "timeout-ns/req")
+	b.ReportMetric(openPer/throughPer, "open/timeout")
+}
+
+func (s *benchService) control(b *testing.B, method, url, body string) {
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+s.apiKey)
+	resp, err := s.client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		b.Fatalf("%s %s: %d", method, url, resp.StatusCode)
+	}
+}
+
+// postStatus posts a new order and returns its answer time, failing unless
+// the status is want.
+func (s *benchService) postStatus(b *testing.B, key string, want int) time.Duration {
+	req, _ := http.NewRequest("POST", s.url+"/v1/orders", bytes.NewReader(orderBody("pm_card_visa")))
+	req.Header.Set("Authorization", "Bearer "+s.apiKey)
+	req.Header.Set("Idempotency-Key", key)
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	took := time.Since(start)
+	if resp.StatusCode != want {
+		b.Fatalf("status %d, want %d", resp.StatusCode, want)
+	}
+	return took
 }

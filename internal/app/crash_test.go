@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +32,7 @@ const childEnv = "WRITEPATH_TEST_CHILD"
 
 // childConfig is what a crash-test child runs with.
 type childConfig struct {
+	Role          string        `json:"role"` // "" serves writepath; "provider" the fake provider
 	Database      string        `json:"database"`
 	Provider      string        `json:"provider"`
 	CrashAt       string        `json:"crash_at"` // checkout step after which to SIGKILL itself
@@ -54,6 +56,9 @@ func runChild(raw string) int {
 	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
 		return 3
 	}
+	if cfg.Role == "provider" {
+		return runProviderChild(cfg)
+	}
 	ctx := context.Background()
 	a, err := app.New(ctx, app.Config{
 		Addr: "127.0.0.1:0", Database: cfg.Database, Provider: cfg.Provider,
@@ -76,6 +81,21 @@ func runChild(raw string) int {
 	if err := a.Run(ctx); err != nil {
 		return 6
 	}
+	return 0
+}
+
+// runProviderChild serves the fake payment provider alone, as
+// "writepath provider" does, so that tests break a provider that runs in a
+// process of its own.
+func runProviderChild(cfg childConfig) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 4
+	}
+	if err := os.WriteFile(cfg.AddrFile, []byte(l.Addr().String()), 0o600); err != nil {
+		return 5
+	}
+	_ = http.Serve(l, fakeprovider.New(fakeprovider.Options{}))
 	return 0
 }
 

@@ -43,8 +43,11 @@ type serviceOptions struct {
 	now           func() time.Time
 	smtpAddr      string
 	queue         queue.Options
-	mailDir       string // empty: a temporary directory
-	breaker       breaker.Options
+	mailDir       string          // empty: a temporary directory
+	breaker       breaker.Options // each webhook destination's
+	provBreaker   breaker.Options
+	policy        string
+	retryWindow   time.Duration
 	denyPrivate   bool // refuse webhook URLs on private addresses, as in production
 }
 
@@ -66,6 +69,7 @@ func startService(t *testing.T, dbURL string, o serviceOptions) *service {
 		Lease: o.lease, CompleteEvery: o.completeEvery, ReapEvery: o.reapEvery, Now: o.now,
 		SMTPAddr: o.smtpAddr, MailDir: cmp.Or(o.mailDir, t.TempDir()), Queue: o.queue,
 		AllowPrivateWebhooks: !o.denyPrivate, WebhookBreaker: o.breaker,
+		ProviderBreaker: o.provBreaker, PaymentPolicy: o.policy, PaymentRetryWindow: o.retryWindow,
 	})
 	if err != nil {
 		cancel()
