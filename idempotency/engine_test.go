@@ -78,7 +78,10 @@ func (tr *transfers) setHook(h func(ctx context.Context, c *idempotency.Call) er
 	tr.hook = h
 }
 
-var errTransient = errors.New("outside service unavailable")
+var (
+	errTransient = errors.New("outside service unavailable")
+	errUndo      = errors.New("outside service refused; undo")
+)
 
 func (tr *transfers) run(ctx context.Context, c *idempotency.Call) (*idempotency.Response, error) {
 	var in struct {
@@ -107,7 +110,19 @@ func (tr *transfers) run(ctx context.Context, c *idempotency.Call) (*idempotency
 	hook := tr.hook
 	tr.mu.Unlock()
 	if hook != nil {
-		if err := hook(ctx, c); errors.Is(err, errTransient) {
+		err := hook(ctx, c)
+		if errors.Is(err, errUndo) {
+			err := c.Forget(ctx, func(tx *sql.Tx) error {
+				_, err := tx.ExecContext(ctx, `DELETE FROM effects WHERE id = $1`, id)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			return &idempotency.Response{Status: http.StatusServiceUnavailable,
+				Body: []byte(`{"type":"/problems/unavailable"}`)}, nil
+		}
+		if errors.Is(err, errTransient) {
 			return &idempotency.Response{Status: http.StatusAccepted, Unfinished: true,
 				Body: fmt.Appendf(nil, `{"id":%q,"status":"pending"}`, id)}, nil
 		} else if err != nil {
@@ -333,6 +348,29 @@ func TestExpiredResultKeepsKeyBoundToResource(t *testing.T) {
 		}
 		if n := countEffects(t, db); n != 1 {
 			t.Errorf("effects: %d, want 1", n)
+		}
+	})
+}
+
+func TestForgottenRequestLeavesNothingAndRunsAfresh(t *testing.T) {
+	eachDB(t, func(t *testing.T, db *sql.DB, _ idempotency.Dialect) {
+		tr := newTransfers(t, db)
+		tr.setHook(func(context.Context, *idempotency.Call) error { return errUndo })
+		if w := tr.post("acme", "k6", `{"amount": 4}`); w.Code != http.StatusServiceUnavailable {
+			t.Fatalf("first: %d, want 503", w.Code)
+		}
+		var keys int
+		_ = db.QueryRow(`SELECT count(*) FROM idempotency_keys`).Scan(&keys)
+		if n := countEffects(t, db); n != 0 || keys != 0 {
+			t.Fatalf("after Forget: %d effects, %d keys; want none", n, keys)
+		}
+
+		// The same key right away: a new request, not a 409 nor a replay.
+		tr.setHook(nil)
+		w := tr.post("acme", "k6", `{"amount": 4}`)
+		if w.Code != http.StatusCreated || w.Header().Get(idempotency.ReplayedHeader) != "false" {
+			t.Fatalf("retry: %d replayed %s, want a first 201", w.Code,
+				w.Header().Get(idempotency.ReplayedHeader))
 		}
 	})
 }

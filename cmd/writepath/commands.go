@@ -35,6 +35,13 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"writepath <orders@writepath.invalid>", "From address of emails")
 	f.durationVar(&cfg.Queue.BacklogBudget, "backlog-budget", "WRITEPATH_BACKLOG_BUDGET",
 		30*time.Second, "oldest must-deliver job age past which new orders get 503 overloaded")
+	f.stringVar(&cfg.PaymentPolicy, "payment-policy", "WRITEPATH_PAYMENT_POLICY", "queue",
+		`when a payment cannot be sent: "queue" (accept, charge later) or "reject" (503)`)
+	f.durationVar(&cfg.PaymentRetryWindow, "payment-retry-window",
+		"WRITEPATH_PAYMENT_RETRY_WINDOW", 15*time.Minute,
+		"how long a queued payment is retried before the order fails")
+	f.durationVar(&cfg.ProviderTimeout, "provider-timeout", "WRITEPATH_PROVIDER_TIMEOUT",
+		10*time.Second, "bound on one payment provider call (inside its circuit breaker)")
 	logger := f.logFlag(stderr)
 	if err := f.parse(args); err != nil {
 		return err
@@ -43,6 +50,9 @@ func serve(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log, err := logger()
 	if err != nil {
 		return err
+	}
+	if cfg.PaymentPolicy != "queue" && cfg.PaymentPolicy != "reject" {
+		return &usageError{fmt.Sprintf("--payment-policy %q: want queue or reject", cfg.PaymentPolicy)}
 	}
 	cfg.Logger = log
 	cfg.OnDemoKey = func(key string) { fmt.Fprintf(stdout, "demo API key: %s\n", key) }

@@ -26,7 +26,7 @@ func (s *Service) CreateOrder(ctx context.Context, c *idempotency.Call) (*idempo
 		if err != nil {
 			return nil, err
 		}
-		return s.pay(ctx, c, o, nil)
+		return s.pay(ctx, c, o, nil, false)
 	}
 	if refusal := s.refuseWhileOpen(); refusal != nil {
 		return refusal, nil
@@ -50,7 +50,7 @@ func (s *Service) CreateOrder(ctx context.Context, c *idempotency.Call) (*idempo
 	}
 	s.opts.Metrics.OrderCreated()
 	s.committed(o, PointOrderCreated)
-	return s.pay(ctx, c, o, nil)
+	return s.pay(ctx, c, o, nil, true)
 }
 
 // PayOrder is the idempotent operation behind POST /v1/orders/{id}/payments:
@@ -68,7 +68,7 @@ func (s *Service) PayOrder(ctx context.Context, c *idempotency.Call) (*idempoten
 		if err != nil {
 			return nil, err
 		}
-		return s.pay(ctx, c, o, nil)
+		return s.pay(ctx, c, o, nil, false)
 	}
 
 	o, err := s.Order(ctx, c.Scope, c.PathValue("id"))
@@ -103,7 +103,7 @@ func (s *Service) PayOrder(ctx context.Context, c *idempotency.Call) (*idempoten
 		return nil, err
 	}
 	s.committed(o, PointAttemptStart)
-	return s.pay(ctx, c, o, &prev)
+	return s.pay(ctx, c, o, &prev, true)
 }
 
 // CurrentOrder answers a retry whose stored response has expired: the order
@@ -121,9 +121,12 @@ func (s *Service) CurrentOrder(ctx context.Context, c *idempotency.Call) (*idemp
 // not sent is queued for the background (or, under the reject policy,
 // undone and refused); a payment sent without an answer is handed to the
 // reconciler. prev is the order before this request's attempt started, for
-// the reject policy to restore; nil for a new order.
+// the reject policy to restore; nil for a new order. fresh says that no
+// earlier run of the request can have sent this attempt: only then may the
+// reject policy undo it, since a resumed request's earlier run may have
+// charged before it died.
 func (s *Service) pay(ctx context.Context, c *idempotency.Call, o *order.Order,
-	prev *order.Order) (*idempotency.Response, error) {
+	prev *order.Order, fresh bool) (*idempotency.Response, error) {
 	if o.Status.Final() {
 		return s.finish(ctx, c, o, func(*sql.Tx) (int, error) { return statusFor(o), nil })
 	}
@@ -142,7 +145,7 @@ func (s *Service) pay(ctx context.Context, c *idempotency.Call, o *order.Order,
 	switch {
 	case r.kind == succeeded || r.kind == declined:
 		return s.finish(ctx, c, o, func(tx *sql.Tx) (int, error) { return s.settle(ctx, tx, o, r) })
-	case r.kind == notSent && s.opts.Policy == PolicyReject && (prev != nil || o.Payment.Attempt == 1):
+	case r.kind == notSent && s.opts.Policy == PolicyReject && fresh:
 		return s.forget(ctx, c, o, prev, r)
 	case r.kind == notSent:
 		return s.finish(ctx, c, o, func(tx *sql.Tx) (int, error) {
