@@ -134,18 +134,28 @@ func tenants(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return &usageError{"tenants create: --name is required"}
 	}
 
-	db, err := store.Open(ctx, database)
+	db, err := openMigrated(ctx, database)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	_, key, err := db.CreateTenant(ctx, name)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, key)
 	return nil
+}
+
+// openMigrated opens the database and brings its schema up to date.
+func openMigrated(ctx context.Context, database string) (*store.DB, error) {
+	db, err := store.Open(ctx, database)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := db.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
 }

@@ -37,14 +37,11 @@ func jobs(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	db, err := store.Open(ctx, database)
+	db, err := openMigrated(ctx, database)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	if _, err := db.Migrate(ctx); err != nil {
-		return err
-	}
 	q, err := operatorQueue(db)
 	if err != nil {
 		return err

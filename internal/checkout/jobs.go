@@ -49,10 +49,7 @@ func (s *Service) ChargeQueued(ctx context.Context, tenantID, orderID string,
 	r := s.attempt(ctx, o)
 	switch r.kind {
 	case succeeded, declined:
-		return 0, s.inTx(ctx, o, func(tx *sql.Tx) error {
-			_, err := s.settle(ctx, tx, o, r)
-			return err
-		})
+		return 0, s.settleInTx(ctx, o, r)
 	case notSent:
 		return r.retryAfter, s.inTx(ctx, o, func(tx *sql.Tx) error {
 			return s.deferPayment(ctx, tx, o)
@@ -84,19 +81,13 @@ func (s *Service) Reconcile(ctx context.Context, tenantID, orderID string,
 	r := s.attempt(ctx, o)
 	switch r.kind {
 	case succeeded, declined:
-		return 0, s.inTx(ctx, o, func(tx *sql.Tx) error {
-			_, err := s.settle(ctx, tx, o, r)
-			return err
-		})
+		return 0, s.settleInTx(ctx, o, r)
 	case notSent:
 		return r.retryAfter, nil // still unknown; the order keeps saying so
 	}
 
 	if p, ok := s.lookUp(ctx, o); ok {
-		return 0, s.inTx(ctx, o, func(tx *sql.Tx) error {
-			_, err := s.settle(ctx, tx, o, result{kind: succeeded, payment: p})
-			return err
-		})
+		return 0, s.settleInTx(ctx, o, result{kind: succeeded, payment: p})
 	}
 	return 0, fmt.Errorf("order %s attempt %d: %w", o.ID, attempt, ErrUnsettled)
 }
@@ -133,6 +124,15 @@ func (s *Service) abandon(ctx context.Context, o *order.Order) error {
 			return err
 		}
 		return store.UpdateOrder(ctx, tx, o)
+	})
+}
+
+// settleInTx settles the order by a definitive result in a transaction of
+// its own.
+func (s *Service) settleInTx(ctx context.Context, o *order.Order, r result) error {
+	return s.inTx(ctx, o, func(tx *sql.Tx) error {
+		_, err := s.settle(ctx, tx, o, r)
+		return err
 	})
 }
 

@@ -22,11 +22,7 @@ func (s *Service) CreateOrder(ctx context.Context, c *idempotency.Call) (*idempo
 		return problemResponse(p), nil
 	}
 	if c.RecoveryPoint() != "" {
-		o, err := s.Order(ctx, c.Scope, c.ResourceID())
-		if err != nil {
-			return nil, err
-		}
-		return s.pay(ctx, c, o, nil, false)
+		return s.resume(ctx, c)
 	}
 	if refusal := s.refuseWhileOpen(); refusal != nil {
 		return refusal, nil
@@ -64,11 +60,7 @@ func (s *Service) PayOrder(ctx context.Context, c *idempotency.Call) (*idempoten
 		return problemResponse(p), nil
 	}
 	if c.RecoveryPoint() != "" {
-		o, err := s.Order(ctx, c.Scope, c.ResourceID())
-		if err != nil {
-			return nil, err
-		}
-		return s.pay(ctx, c, o, nil, false)
+		return s.resume(ctx, c)
 	}
 
 	o, err := s.Order(ctx, c.Scope, c.PathValue("id"))
@@ -104,6 +96,16 @@ func (s *Service) PayOrder(ctx context.Context, c *idempotency.Call) (*idempoten
 	}
 	s.committed(o, PointAttemptStart)
 	return s.pay(ctx, c, o, &prev, true)
+}
+
+// resume continues a request that committed steps before: its order exists
+// and its payment attempt is set, so it goes on with the payment.
+func (s *Service) resume(ctx context.Context, c *idempotency.Call) (*idempotency.Response, error) {
+	o, err := s.Order(ctx, c.Scope, c.ResourceID())
+	if err != nil {
+		return nil, err
+	}
+	return s.pay(ctx, c, o, nil, false)
 }
 
 // CurrentOrder answers a retry whose stored response has expired: the order
