@@ -19,6 +19,7 @@ import (
 	"github.com/writepath/writepath/internal/checkout"
 	"github.com/writepath/writepath/internal/order"
 	"github.com/writepath/writepath/internal/provider"
+	"github.com/writepath/writepath/internal/queue"
 	"github.com/writepath/writepath/internal/store"
 	"github.com/writepath/writepath/internal/store/storetest"
 )
@@ -54,17 +55,17 @@ func startBench(b *testing.B, engine string) *benchService {
 	if err != nil {
 		b.Fatal(err)
 	}
-	plain := httptest.NewServer(plainOrders(a.DB(), pc, tenant.ID))
+	plain := httptest.NewServer(plainOrders(a.DB(), pc, a.Queue(), tenant.ID))
 	b.Cleanup(plain.Close)
 	return &benchService{url: "http://" + a.Addr(), plainURL: plain.URL, apiKey: key,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}}}
 }
 
 // plainOrders is the baseline: decode, insert the order, mark it
-// processing, charge, mark it completed; the same order writes and provider
-// call as the idempotent path, without claiming a key, recording steps or
-// storing the response.
-func plainOrders(db *store.DB, pc *provider.Client, tenantID string) http.Handler {
+// processing, charge, mark it completed and enqueue its side effects; the
+// same order writes, jobs and provider call as the idempotent path, without
+// claiming a key, recording steps, storing the response or the breaker.
+func plainOrders(db *store.DB, pc *provider.Client, q *queue.Queue, tenantID string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		body, _ := io.ReadAll(r.Body)
@@ -100,7 +101,14 @@ func plainOrders(db *store.DB, pc *provider.Client, tenantID string) http.Handle
 		}
 		o.Payment.ProviderReference = &pay.ID
 		_ = o.Move(order.Completed, order.PaymentSucceeded, time.Now().UTC())
-		if !must(db.Tx(ctx, func(tx *sql.Tx) error { return store.UpdateOrder(ctx, tx, o) })) {
+		err = db.Tx(ctx, func(tx *sql.Tx) error {
+			if err := store.UpdateOrder(ctx, tx, o); err != nil {
+				return err
+			}
+			o.SideEffects, err = q.EnqueueOrderEffects(ctx, tx, o)
+			return err
+		})
+		if !must(err) {
 			return
 		}
 		out, _ := json.Marshal(o)
