@@ -95,6 +95,15 @@ type Options struct {
 	// dropped. Zero means 1000.
 	AnalyticsLimit int
 
+	// FetchCooldown is the least time between two fetches of jobs by one
+	// queue's workers; it caps a queue at Workers jobs per cooldown. Zero
+	// means 20 ms.
+	FetchCooldown time.Duration
+
+	// FetchPollInterval is how often workers look for jobs when no
+	// notification of a new one came. Zero means 250 ms.
+	FetchPollInterval time.Duration
+
 	// StopTimeout bounds the wait for running jobs at Stop; jobs still
 	// running then are cancelled and retried after the next start. Zero
 	// means 10 seconds.
@@ -147,8 +156,8 @@ func New(opts Options) (*Queue, error) {
 		RescueStuckJobsAfter:        opts.RescueAfter,
 		DiscardedJobRetentionPeriod: -1, // dead jobs are kept until an operator acts
 		CancelledJobRetentionPeriod: -1,
-		FetchCooldown:               20 * time.Millisecond,
-		FetchPollInterval:           250 * time.Millisecond,
+		FetchCooldown:               opts.FetchCooldown,
+		FetchPollInterval:           opts.FetchPollInterval,
 		SoftStopTimeout:             opts.StopTimeout,
 		Logger:                      opts.Logger.With(slog.String("component", "river")),
 	})
@@ -192,6 +201,12 @@ func setDefaults(o *Options) {
 	}
 	if o.AnalyticsLimit == 0 {
 		o.AnalyticsLimit = 1000
+	}
+	if o.FetchCooldown == 0 {
+		o.FetchCooldown = 20 * time.Millisecond
+	}
+	if o.FetchPollInterval == 0 {
+		o.FetchPollInterval = 250 * time.Millisecond
 	}
 	if o.StopTimeout == 0 {
 		o.StopTimeout = 10 * time.Second

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -39,20 +40,43 @@ func (q *Queue) runEffect(ctx context.Context, kind string, job *rivertype.JobRo
 
 	err = do(ctx, e)
 	if err == nil {
-		if _, err := store.MarkEffectDone(ctx, q.opts.DB.SQL, e.ID, time.Now()); err != nil {
+		err := q.recordAndTouch(ctx, e.OrderID, func(tx *sql.Tx) error {
+			_, err := store.MarkEffectDone(ctx, tx, e.ID, time.Now())
+			return err
+		})
+		if err != nil {
 			return err // retried; the effect's own key makes the repeat harmless
 		}
 		q.opts.Metrics.JobOutcome(kind, "done")
-		q.orderChanged(e.OrderID)
 		return nil
 	}
 	return q.failed(ctx, kind, job, e, err)
 }
 
+// recordAndTouch writes what a job learned about an effect and bumps its
+// order's version in one transaction, then tells the order's watchers.
+func (q *Queue) recordAndTouch(ctx context.Context, orderID string, fn func(*sql.Tx) error) error {
+	err := q.opts.DB.Tx(ctx, func(tx *sql.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return store.TouchOrder(ctx, tx, orderID, time.Now().UTC().Truncate(time.Millisecond))
+	})
+	if err == nil && q.opts.OnOrderChanged != nil {
+		q.opts.OnOrderChanged(orderID)
+	}
+	return err
+}
+
 func (q *Queue) failed(ctx context.Context, kind string, job *rivertype.JobRow, e *store.Effect,
 	err error) error {
-	_ = store.SetEffectError(context.WithoutCancel(ctx), q.opts.DB.SQL, e.ID, err.Error())
-	defer q.orderChanged(e.OrderID)
+	rerr := q.recordAndTouch(context.WithoutCancel(ctx), e.OrderID, func(tx *sql.Tx) error {
+		return store.SetEffectError(ctx, tx, e.ID, err.Error())
+	})
+	if rerr != nil {
+		q.log.WarnContext(ctx, "record effect error", slog.String("effect_id", e.ID),
+			slog.Any("error", rerr))
+	}
 	log := q.log.With(slog.String("kind", kind), slog.String("effect_id", e.ID),
 		slog.String("order_id", e.OrderID), slog.Int("attempt", job.Attempt))
 
@@ -78,13 +102,9 @@ func (q *Queue) failed(ctx context.Context, kind string, job *rivertype.JobRow, 
 // orderChanged bumps the order's version, since what it shows of its side
 // effects changed, and tells its watchers.
 func (q *Queue) orderChanged(orderID string) {
-	err := store.TouchOrder(context.Background(), q.opts.DB.SQL, orderID,
-		time.Now().UTC().Truncate(time.Millisecond))
+	err := q.recordAndTouch(context.Background(), orderID, func(*sql.Tx) error { return nil })
 	if err != nil {
 		q.log.Warn("touch order", slog.String("order_id", orderID), slog.Any("error", err))
-	}
-	if q.opts.OnOrderChanged != nil {
-		q.opts.OnOrderChanged(orderID)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
 	"github.com/riverqueue/river/riverdriver"
 	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
@@ -38,6 +39,10 @@ type DB struct {
 
 	// Dialect says which database this is.
 	Dialect idempotency.Dialect
+
+	// listen holds the connections River listens on for new jobs, on
+	// PostgreSQL; nil on SQLite, where River polls a table instead.
+	listen *pgxpool.Pool
 }
 
 // Open opens the database a URL names: "sqlite:PATH" (query parameter
@@ -58,7 +63,7 @@ func Open(ctx context.Context, rawURL string) (*DB, error) {
 		return nil, err
 	}
 	if err := db.SQL.PingContext(ctx); err != nil {
-		db.SQL.Close()
+		db.Close()
 		return nil, fmt.Errorf("open database %s: %w", redact(rawURL), err)
 	}
 	return db, nil
@@ -106,7 +111,19 @@ func openPostgres(rawURL string) (*DB, error) {
 	}
 	sqlDB.SetMaxOpenConns(16)
 	sqlDB.SetMaxIdleConns(16)
-	return &DB{SQL: sqlDB, Dialect: idempotency.Postgres}, nil
+
+	cfg, err := pgxpool.ParseConfig(rawURL)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("database postgres: %w", err)
+	}
+	cfg.MaxConns = 2
+	listen, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("database postgres: listener: %w", err)
+	}
+	return &DB{SQL: sqlDB, Dialect: idempotency.Postgres, listen: listen}, nil
 }
 
 // RiverDriver returns the job queue's driver for this database. Both
@@ -114,13 +131,20 @@ func openPostgres(rawURL string) (*DB, error) {
 // the rows they belong to, on either database.
 func (db *DB) RiverDriver() riverdriver.Driver[*sql.Tx] {
 	if db.Dialect == idempotency.Postgres {
-		return riverdatabasesql.New(db.SQL)
+		// LISTEN/NOTIFY tells every instance of a new job at once, instead
+		// of at its next poll.
+		return riverdatabasesql.NewWithPgxListener(db.SQL, db.listen)
 	}
 	return riversqlite.New(db.SQL)
 }
 
 // Close closes the database.
-func (db *DB) Close() error { return db.SQL.Close() }
+func (db *DB) Close() error {
+	if db.listen != nil {
+		db.listen.Close()
+	}
+	return db.SQL.Close()
+}
 
 // Tx runs fn in a transaction and commits it if fn returns nil.
 func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) error {
