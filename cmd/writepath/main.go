@@ -67,7 +67,7 @@ Usage:
   writepath migrate [flags]                  apply database migrations
   writepath tenants create --name NAME       create a tenant and print its API key
   writepath jobs dead [flags]                list side effects whose jobs are dead
-  writepath jobs replay [flags] ID           run a dead or delivered side effect again
+  writepath jobs replay ID [flags]           run a dead or delivered side effect again
 
 Run "writepath COMMAND -h" for the flags of a command.
 `

@@ -75,6 +75,10 @@ type Options struct {
 	// Done, when closed, ends open event streams, so that a graceful
 	// shutdown does not wait for them. Nil means never.
 	Done <-chan struct{}
+
+	// Web serves the browser UI (package web) at GET /, /ops, /static/ and
+	// /demo/. Nil means no UI: those paths answer 404 like any other.
+	Web http.Handler
 }
 
 // Server is the HTTP API. It is an http.Handler.
@@ -140,6 +144,15 @@ func (s *Server) routes() {
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.handle("GET /metrics", s.opts.Metrics.Handler())
 	s.mux.Handle("/problems/", problem.Pages())
+
+	// The UI's paths one by one, not "/": a catch-all would match every path
+	// and take the problem 404 away from unknown /v1 paths.
+	if s.opts.Web != nil {
+		for _, p := range []string{"GET /{$}", "GET /ops", "GET /static/",
+			"GET /demo/config.json", "GET /demo/faults", "PUT /demo/faults"} {
+			s.mux.Handle(p, s.opts.Web)
+		}
+	}
 }
 
 // handle registers a route, counted in metrics under its pattern.
@@ -160,14 +173,21 @@ func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 when the database answers within two seconds.
+// readyz answers 200 when the database answers and the queue can take and
+// work jobs, within two seconds.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
+	detail := ""
 	if err := s.opts.DB.SQL.PingContext(ctx); err != nil {
-		s.log.WarnContext(ctx, "not ready", slog.Any("error", err))
+		detail = "the database does not answer: " + err.Error()
+	} else if err := s.opts.Queue.Ready(ctx); err != nil {
+		detail = "the queue is not usable: " + err.Error()
+	}
+	if detail != "" {
+		s.log.WarnContext(ctx, "not ready", slog.String("detail", detail))
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
-			"status": "unavailable", "detail": "the database does not answer"})
+			"status": "unavailable", "detail": detail})
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

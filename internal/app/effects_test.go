@@ -246,6 +246,10 @@ func TestBacklogOlderThanBudgetRefusesNewOrders(t *testing.T) {
 			return r.Status == http.StatusServiceUnavailable
 		})
 		wantProblem(t, "overloaded", r, http.StatusServiceUnavailable, "overloaded")
+		if r.Header.Get("Idempotent-Replayed") != "false" {
+			t.Errorf("503 overloaded: Idempotent-Replayed %q, want false",
+				r.Header.Get("Idempotent-Replayed"))
+		}
 		if secs, err := strconv.Atoi(r.Header.Get("Retry-After")); err != nil || secs < 1 {
 			t.Errorf("Retry-After %q", r.Header.Get("Retry-After"))
 		}

@@ -295,3 +295,13 @@ func TestLateRetryAfterRetentionNeverCreatesASecondOrder(t *testing.T) {
 		}
 	})
 }
+
+func TestReadyOnceDatabaseAndQueueWork(t *testing.T) {
+	s := startService(t, storetest.URL(t, "sqlite"), serviceOptions{})
+	eventually(t, 5*time.Second, "ready", func() bool {
+		return s.do("GET", "/readyz", "", nil, nil).Status == http.StatusOK
+	})
+	if r := s.do("GET", "/healthz", "", nil, nil); r.Status != http.StatusOK {
+		t.Errorf("healthz: %d", r.Status)
+	}
+}

@@ -65,14 +65,14 @@ type Options struct {
 	Workers int
 
 	// MaxAttempts is how often a must-deliver job is tried before it is dead.
-	// Zero means 12.
+	// Zero means 20: with the default backoff, about ten hours of retries.
 	MaxAttempts int
 
 	// RetryBase is the first retry's delay; each later one doubles, up to
 	// MaxBackoff, with jitter. Zero means 2 seconds.
 	RetryBase time.Duration
 
-	// MaxBackoff caps the delay between retries. Zero means 30 minutes.
+	// MaxBackoff caps the delay between retries. Zero means one hour.
 	MaxBackoff time.Duration
 
 	// JobTimeout bounds one run of a job. Zero means one minute.
@@ -179,13 +179,13 @@ func setDefaults(o *Options) {
 		o.Workers = 4
 	}
 	if o.MaxAttempts == 0 {
-		o.MaxAttempts = 12
+		o.MaxAttempts = 20
 	}
 	if o.RetryBase == 0 {
 		o.RetryBase = 2 * time.Second
 	}
 	if o.MaxBackoff == 0 {
-		o.MaxBackoff = 30 * time.Minute
+		o.MaxBackoff = time.Hour
 	}
 	if o.JobTimeout == 0 {
 		o.JobTimeout = time.Minute
@@ -232,6 +232,25 @@ func (q *Queue) Stop(ctx context.Context) error {
 	q.stopOnce.Do(func() { close(q.stop) })
 	if err := q.client.Stop(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return fmt.Errorf("queue: stop: %w", err)
+	}
+	return nil
+}
+
+// Ready reports whether the queue can take and work jobs: its workers are
+// running and its tables answer.
+func (q *Queue) Ready(ctx context.Context) error {
+	select {
+	case <-q.client.Stopped():
+		return errors.New("workers stopped")
+	default:
+	}
+	var n int
+	err := q.opts.DB.SQL.QueryRowContext(ctx, `SELECT count(*) FROM river_queue`).Scan(&n)
+	if err != nil {
+		return fmt.Errorf("queue tables: %w", err)
+	}
+	if n == 0 {
+		return errors.New("workers have not started")
 	}
 	return nil
 }
