@@ -243,7 +243,8 @@ func (e *Engine) claimAndRun(ctx context.Context, r *http.Request, rec *record,
 func (e *Engine) existing(ctx context.Context, r *http.Request, rec, existing *record,
 	route Route) (*Response, string, error) {
 	if existing.Route != route.Pattern ||
-		!sameRequest(existing.Fingerprint, r.Method, r.URL.Path, queryOf(r.URL.RawQuery), rec.RequestBody) {
+		!sameRequest(existing.Fingerprint, r.Method, r.URL.Path, queryOf(r.URL.RawQuery),
+			rec.RequestBody) {
 		return nil, "reused", reused()
 	}
 
@@ -285,7 +286,8 @@ func (e *Engine) current(ctx context.Context, rec *record, route Route) (*Respon
 
 // run executes the route's Func under the lease this request holds, then
 // stores, releases or gives back the key according to the response.
-func (e *Engine) run(ctx context.Context, rec *record, route Route, resumed bool) (*Response, error) {
+func (e *Engine) run(ctx context.Context, rec *record, route Route,
+	resumed bool) (*Response, error) {
 	runCtx, cancel := context.WithTimeout(ctx, e.opts.Lease-e.opts.Lease/10)
 	defer cancel()
 

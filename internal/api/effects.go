@@ -127,7 +127,8 @@ func (s *Server) replay(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.Is(err, queue.ErrNotReplayable):
 		problem.Write(w, problem.New(problem.DeliveryNotReplayable,
-			"This delivery is still queued or running; replay it once it is done or dead."))
+			"This delivery is still queued, running or finishing its last attempt; "+
+				"replay it once it is done or dead."))
 	case err != nil:
 		s.writeMissing(w, r, err, "No delivery with this id exists for this account.")
 	default:

@@ -157,7 +157,7 @@ func ProviderFailure(err error) bool {
 
 // Order returns a tenant's order, or store.ErrNotFound.
 func (s *Service) Order(ctx context.Context, tenantID, id string) (*order.Order, error) {
-	return store.GetOrder(ctx, s.opts.DB.SQL, tenantID, id)
+	return s.opts.DB.ReadOrder(ctx, tenantID, id)
 }
 
 // now is the time stamped on orders, to the millisecond: the precision the

@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/writepath/writepath/internal/store"
 )
@@ -37,24 +38,35 @@ func (q *Queue) Replay(ctx context.Context, tenantID, effectID string) (*store.E
 
 	switch e.Status {
 	case "dead":
-		if _, err := q.client.JobRetry(ctx, e.JobID); err != nil {
+		// The ledger says dead as the last attempt fails; River finishes the
+		// job a moment later, and only a finished job can be retried.
+		job, err := q.client.JobGet(ctx, e.JobID)
+		if err != nil {
 			return nil, fmt.Errorf("replay %s: %w", e.ID, err)
 		}
+		if job.State != rivertype.JobStateDiscarded && job.State != rivertype.JobStateCancelled {
+			return nil, ErrNotReplayable
+		}
+		err = q.recordAndTouch(ctx, e.OrderID, func(tx *sql.Tx) error {
+			if _, err := q.client.JobRetryTx(ctx, tx, e.JobID); err != nil {
+				return err
+			}
+			return store.SetEffectStatus(ctx, tx, e.ID, "queued")
+		})
 	case "done":
-		err := q.opts.DB.Tx(ctx, func(tx *sql.Tx) error {
+		err = q.recordAndTouch(ctx, e.OrderID, func(tx *sql.Tx) error {
 			res, err := q.client.InsertTx(ctx, tx, argsFor(e), nil)
 			if err != nil {
 				return err
 			}
 			return store.SetEffectJob(ctx, tx, e.ID, res.Job.ID)
 		})
-		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", e.ID, err)
-		}
 	default:
 		return nil, ErrNotReplayable
 	}
-	q.orderChanged(e.OrderID)
+	if err != nil {
+		return nil, fmt.Errorf("replay %s: %w", e.ID, err)
+	}
 	return store.GetEffect(ctx, q.opts.DB.SQL, effectID)
 }
 

@@ -36,7 +36,12 @@ func (q *Queue) runEffect(ctx context.Context, kind string, job *rivertype.JobRo
 		q.opts.Metrics.JobOutcome(kind, "duplicate")
 		return nil
 	}
-	q.orderChanged(e.OrderID)
+	err = q.recordAndTouch(ctx, e.OrderID, func(tx *sql.Tx) error {
+		return store.SetEffectStatus(ctx, tx, e.ID, "running")
+	})
+	if err != nil {
+		return err
+	}
 
 	err = do(ctx, e)
 	if err == nil {
@@ -70,42 +75,33 @@ func (q *Queue) recordAndTouch(ctx context.Context, orderID string, fn func(*sql
 
 func (q *Queue) failed(ctx context.Context, kind string, job *rivertype.JobRow, e *store.Effect,
 	err error) error {
-	rerr := q.recordAndTouch(context.WithoutCancel(ctx), e.OrderID, func(tx *sql.Tx) error {
-		return store.SetEffectError(ctx, tx, e.ID, err.Error())
-	})
-	if rerr != nil {
-		q.log.WarnContext(ctx, "record effect error", slog.String("effect_id", e.ID),
-			slog.Any("error", rerr))
-	}
 	log := q.log.With(slog.String("kind", kind), slog.String("effect_id", e.ID),
 		slog.String("order_id", e.OrderID), slog.Int("attempt", job.Attempt))
 
+	// Decide what happens next, record it with the error, then tell River.
 	var open *openError
+	status, outcome, next := "retrying", "retry", err
 	switch {
 	case errors.As(err, &open):
-		q.opts.Metrics.JobOutcome(kind, "snoozed")
-		return river.JobSnooze(open.wait)
+		outcome, next = "snoozed", river.JobSnooze(open.wait)
 	case errors.Is(err, errPermanent):
 		log.WarnContext(ctx, "effect given up", slog.Any("error", err))
-		q.opts.Metrics.JobOutcome(kind, "dead")
-		return river.JobCancel(err)
+		status, outcome, next = "dead", "dead", river.JobCancel(err)
 	case job.Attempt >= job.MaxAttempts:
 		log.WarnContext(ctx, "effect out of attempts", slog.Any("error", err))
-		q.opts.Metrics.JobOutcome(kind, "dead")
+		status, outcome = "dead", "dead"
 	default:
 		log.InfoContext(ctx, "effect failed; will retry", slog.Any("error", err))
-		q.opts.Metrics.JobOutcome(kind, "retry")
 	}
-	return err
-}
 
-// orderChanged bumps the order's version, since what it shows of its side
-// effects changed, and tells its watchers.
-func (q *Queue) orderChanged(orderID string) {
-	err := q.recordAndTouch(context.Background(), orderID, func(*sql.Tx) error { return nil })
-	if err != nil {
-		q.log.Warn("touch order", slog.String("order_id", orderID), slog.Any("error", err))
+	rerr := q.recordAndTouch(context.WithoutCancel(ctx), e.OrderID, func(tx *sql.Tx) error {
+		return store.SetEffectError(ctx, tx, e.ID, status, err.Error())
+	})
+	if rerr != nil {
+		log.WarnContext(ctx, "record effect error", slog.Any("error", rerr))
 	}
+	q.opts.Metrics.JobOutcome(kind, outcome)
+	return next
 }
 
 // openError says a destination's breaker is open: nothing was sent.

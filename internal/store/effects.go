@@ -33,8 +33,9 @@ type Effect struct {
 	Done       bool
 	CreatedAt  time.Time
 
-	// Status is derived from the effect and its job: queued, running,
-	// retrying, done or dead.
+	// Status is queued, running, retrying, done or dead. The workers write
+	// it in the same transaction that bumps the order's version, so that a
+	// reader of the order sees each change of it as a new version.
 	Status string
 	// Attempts is how many times the job has been tried.
 	Attempts int
@@ -52,10 +53,11 @@ func InsertEffect(ctx context.Context, q Querier, e *Effect) error {
 	return nil
 }
 
-// SetEffectJob points an effect at the job now working it (after a replay).
+// SetEffectJob points an effect at the job now working it, queued again
+// (after a replay).
 func SetEffectJob(ctx context.Context, q Querier, id string, jobID int64) error {
-	_, err := q.ExecContext(ctx, `UPDATE order_effects SET job_id = $1, done_at = NULL
-		WHERE id = $2`, jobID, id)
+	_, err := q.ExecContext(ctx, `UPDATE order_effects SET job_id = $1, done_at = NULL,
+		status = 'queued' WHERE id = $2`, jobID, id)
 	if err != nil {
 		return fmt.Errorf("set effect job: %w", err)
 	}
@@ -65,8 +67,8 @@ func SetEffectJob(ctx context.Context, q Querier, id string, jobID int64) error 
 // MarkEffectDone records that an effect happened. It reports false when it
 // had been recorded before: the job ran twice, and the effect must not.
 func MarkEffectDone(ctx context.Context, q Querier, id string, at time.Time) (bool, error) {
-	res, err := q.ExecContext(ctx, `UPDATE order_effects SET done_at = $1, last_error = NULL
-		WHERE id = $2 AND done_at IS NULL`, at.UnixMilli(), id)
+	res, err := q.ExecContext(ctx, `UPDATE order_effects SET done_at = $1, last_error = NULL,
+		status = 'done' WHERE id = $2 AND done_at IS NULL`, at.UnixMilli(), id)
 	if err != nil {
 		return false, fmt.Errorf("mark effect done: %w", err)
 	}
@@ -74,12 +76,26 @@ func MarkEffectDone(ctx context.Context, q Querier, id string, at time.Time) (bo
 	return n == 1, err
 }
 
-// SetEffectError remembers why the last attempt of an effect failed.
-func SetEffectError(ctx context.Context, q Querier, id, msg string) error {
+// SetEffectStatus records where an effect stands: running when a job
+// starts on it, retrying or dead after a failed attempt, queued after a
+// replay.
+func SetEffectStatus(ctx context.Context, q Querier, id, status string) error {
+	_, err := q.ExecContext(ctx, `UPDATE order_effects SET status = $1 WHERE id = $2
+		AND done_at IS NULL`, status, id)
+	if err != nil {
+		return fmt.Errorf("set effect status: %w", err)
+	}
+	return nil
+}
+
+// SetEffectError records a failed attempt of an effect: why, and what
+// happens next (status retrying or dead).
+func SetEffectError(ctx context.Context, q Querier, id, status, msg string) error {
 	if len(msg) > 500 {
 		msg = msg[:500]
 	}
-	_, err := q.ExecContext(ctx, `UPDATE order_effects SET last_error = $1 WHERE id = $2`, msg, id)
+	_, err := q.ExecContext(ctx, `UPDATE order_effects SET last_error = $1, status = $2
+		WHERE id = $3 AND done_at IS NULL`, msg, status, id)
 	if err != nil {
 		return fmt.Errorf("set effect error: %w", err)
 	}
@@ -87,9 +103,9 @@ func SetEffectError(ctx context.Context, q Querier, id, msg string) error {
 }
 
 const effectColumns = `e.id, e.order_id, e.tenant_id, e.kind, e.endpoint_id, e.payload,
-	e.job_id, e.last_error, e.done_at, e.created_at, j.state, j.attempt`
+	e.job_id, e.last_error, e.done_at, e.created_at, e.status, j.attempt`
 
-// effectFrom joins an effect to its job, whose state tells how far it got.
+// effectFrom joins an effect to its job, which counts the attempts.
 const effectFrom = ` FROM order_effects e LEFT JOIN river_job j ON j.id = e.job_id`
 
 // GetEffect returns one effect, or ErrNotFound.
@@ -121,8 +137,7 @@ func EffectsOfEndpoint(ctx context.Context, q Querier, tenantID, endpointID stri
 // given up, newest first. An empty tenantID lists every tenant's.
 func DeadEffects(ctx context.Context, q Querier, tenantID string, limit int) ([]*Effect, error) {
 	return listEffects(ctx, q, `SELECT `+effectColumns+effectFrom+`
-		WHERE ($1 = '' OR e.tenant_id = $1) AND e.done_at IS NULL
-		AND j.state IN ('discarded', 'cancelled')
+		WHERE ($1 = '' OR e.tenant_id = $1) AND e.status = 'dead'
 		ORDER BY e.created_at DESC, e.id LIMIT $2`, tenantID, limit)
 }
 
@@ -145,43 +160,21 @@ func listEffects(ctx context.Context, q Querier, query string, args ...any) ([]*
 
 func scanEffect(row rowScanner) (*Effect, error) {
 	var (
-		e                 Effect
-		jobID, doneAt     sql.NullInt64
-		lastErr, jobState sql.NullString
-		attempt           sql.NullInt64
-		createdAt         int64
+		e             Effect
+		jobID, doneAt sql.NullInt64
+		lastErr       sql.NullString
+		attempt       sql.NullInt64
+		createdAt     int64
 	)
 	err := row.Scan(&e.ID, &e.OrderID, &e.TenantID, &e.Kind, &e.EndpointID, &e.Payload,
-		&jobID, &lastErr, &doneAt, &createdAt, &jobState, &attempt)
+		&jobID, &lastErr, &doneAt, &createdAt, &e.Status, &attempt)
 	if err != nil {
 		return nil, err
 	}
 	e.JobID, e.LastError, e.Done = jobID.Int64, lastErr.String, doneAt.Valid
 	e.CreatedAt = time.UnixMilli(createdAt).UTC()
 	e.Attempts = int(attempt.Int64)
-	e.Status = effectStatus(e.Done, jobState.String, e.Attempts)
 	return &e, nil
-}
-
-// effectStatus derives what the API shows from the ledger and the job, so
-// that it is never more hopeful than the queue: a job that is waiting again
-// after a failed attempt is retrying, one out of attempts is dead.
-func effectStatus(done bool, jobState string, attempts int) string {
-	switch {
-	case done:
-		return "done"
-	case jobState == "running":
-		return "running"
-	case jobState == "retryable":
-		return "retrying"
-	case jobState == "discarded" || jobState == "cancelled":
-		return "dead"
-	case jobState == "completed":
-		return "done"
-	case attempts > 0:
-		return "retrying"
-	}
-	return "queued"
 }
 
 // sideEffects is the order's view of its effects. Analytics are best effort

@@ -29,6 +29,12 @@ var migrations = []migration{
 	{4, "payment attempt start", func(idempotency.Dialect) ([]string, error) {
 		return []string{`ALTER TABLE orders ADD COLUMN payment_started_at BIGINT NOT NULL DEFAULT 0`}, nil
 	}},
+	{5, "side effect status in the ledger", func(idempotency.Dialect) ([]string, error) {
+		return []string{
+			`ALTER TABLE order_effects ADD COLUMN status TEXT NOT NULL DEFAULT 'queued'`,
+			`UPDATE order_effects SET status = 'done' WHERE done_at IS NOT NULL`,
+		}, nil
+	}},
 }
 
 func effectsAndWebhooks(d idempotency.Dialect) ([]string, error) {

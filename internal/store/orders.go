@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/writepath/writepath/idempotency"
 	"github.com/writepath/writepath/internal/order"
 )
 
@@ -61,8 +62,26 @@ func UpdateOrder(ctx context.Context, q Querier, o *order.Order) error {
 	return nil
 }
 
+// ReadOrder returns a tenant's order with its side effects as one
+// consistent snapshot: the order's version always matches the effects shown,
+// so a watcher that has seen a version has seen everything it stands for.
+func (db *DB) ReadOrder(ctx context.Context, tenantID, id string) (*order.Order, error) {
+	opts := &sql.TxOptions{ReadOnly: true}
+	if db.Dialect == idempotency.Postgres {
+		// Each statement of a READ COMMITTED transaction sees its own snapshot.
+		opts.Isolation = sql.LevelRepeatableRead
+	}
+	tx, err := db.SQL.BeginTx(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("read order: %w", err)
+	}
+	defer func() { _ = tx.Rollback() }() // read only: nothing to commit
+	return GetOrder(ctx, tx, tenantID, id)
+}
+
 // GetOrder returns a tenant's order, or ErrNotFound when there is none with
-// that id or it belongs to another tenant.
+// that id or it belongs to another tenant. Its two reads (the order, then
+// its effects) are consistent only inside a snapshot; see ReadOrder.
 func GetOrder(ctx context.Context, q Querier, tenantID, id string) (*order.Order, error) {
 	row := q.QueryRowContext(ctx, `SELECT `+orderColumns+` FROM orders
 		WHERE id = $1 AND tenant_id = $2`, id, tenantID)
