@@ -258,7 +258,10 @@ func (e *Engine) existing(ctx context.Context, r *http.Request, rec, existing *r
 
 	now := e.now()
 	if existing.LeaseUntil.After(now) {
-		return nil, "in_use", inUse(existing.LeaseUntil.Sub(now))
+		// The lease bounds how long the first request may still take, but
+		// most finish within a second or two: ask for a retry soon, and at
+		// the latest when the lease ends.
+		return nil, "in_use", inUse(min(existing.LeaseUntil.Sub(now), maxInUseWait))
 	}
 	ok, err := e.store.takeOver(ctx, existing, newToken(), now.Add(e.opts.Lease), now)
 	if err != nil {

@@ -79,6 +79,9 @@ func bodyProblem(err error, limit int64) *Error {
 		Detail: "The request body could not be read."}
 }
 
+// maxInUseWait caps the Retry-After of a 409 idempotency-key-in-use.
+const maxInUseWait = 2 * time.Second
+
 func inUse(wait time.Duration) *Error {
 	return &Error{Status: http.StatusConflict, Name: "idempotency-key-in-use",
 		Detail: "A request with this key is still being processed. Retry with the " +

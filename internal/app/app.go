@@ -29,6 +29,7 @@ import (
 	"github.com/writepath/writepath/internal/provider"
 	"github.com/writepath/writepath/internal/queue"
 	"github.com/writepath/writepath/internal/store"
+	"github.com/writepath/writepath/internal/web"
 	"github.com/writepath/writepath/internal/webhook"
 )
 
@@ -146,6 +147,10 @@ type App struct {
 
 	providerBreaker *breaker.Breaker
 	done            chan struct{}
+
+	// demoKey is the demo tenant's API key, for the web UI; set once in
+	// open, before anything is served.
+	demoKey string
 }
 
 // New opens and migrates the database, starts the built-in provider if
@@ -261,12 +266,18 @@ func (a *App) assemble(payments checkout.Provider) error {
 	if err != nil {
 		return err
 	}
+	builtinURL := "" // the UI switches the provider's faults only when it is ours
+	if a.builtin != nil {
+		builtinURL = a.builtin.url
+	}
 	a.api = api.New(api.Options{
 		DB: a.db, Checkout: svc, Watchers: watchers, Idempotency: a.engine,
 		Metrics: a.metrics, Logger: a.log, Status: a.status, Done: a.done,
 		RateLimit: a.cfg.RateLimit, RateBurst: int(2 * a.cfg.RateLimit),
 		Queue: a.queue, Admit: a.queue.Admit, Breakers: a.breakerByName,
 		Webhooks: webhook.Guard{AllowPrivate: a.cfg.AllowPrivateWebhooks},
+		Web: web.New(web.Options{Demo: a.cfg.Demo, DemoKey: func() string { return a.demoKey },
+			ProviderURL: builtinURL, Logger: a.log}),
 	})
 	return nil
 }
@@ -307,6 +318,7 @@ func (a *App) createDemoKey(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.demoKey = key
 	if a.cfg.OnDemoKey != nil {
 		a.cfg.OnDemoKey(key)
 	} else {

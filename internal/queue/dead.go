@@ -40,9 +40,9 @@ func (q *Queue) Replay(ctx context.Context, tenantID, effectID string) (*store.E
 	case "dead":
 		// The ledger says dead as the last attempt fails; River finishes the
 		// job a moment later, and only a finished job can be retried.
-		job, err := q.client.JobGet(ctx, e.JobID)
-		if err != nil {
-			return nil, fmt.Errorf("replay %s: %w", e.ID, err)
+		job, gerr := q.client.JobGet(ctx, e.JobID)
+		if gerr != nil {
+			return nil, fmt.Errorf("replay %s: %w", e.ID, gerr)
 		}
 		if job.State != rivertype.JobStateDiscarded && job.State != rivertype.JobStateCancelled {
 			return nil, ErrNotReplayable
