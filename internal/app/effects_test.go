@@ -236,7 +236,7 @@ func TestBacklogOlderThanBudgetRefusesNewOrders(t *testing.T) {
 		time.Sleep(400 * time.Millisecond)
 		key := newKey()
 		var r response
-		eventually(t, 5*time.Second, "admission refuses", func() bool {
+		eventually(t, 15*time.Second, "admission refuses", func() bool {
 			r = s.postOrder(key, "pm_card_visa")
 			return r.Status == http.StatusServiceUnavailable
 		})
@@ -261,7 +261,7 @@ func TestBacklogOlderThanBudgetRefusesNewOrders(t *testing.T) {
 		eventually(t, 10*time.Second, "backlog drained", func() bool {
 			return s.effectStatus(first.ID, "confirmation_email") == "done"
 		})
-		eventually(t, 5*time.Second, "admitted again", func() bool {
+		eventually(t, 15*time.Second, "admitted again", func() bool {
 			r = s.postOrder(key, "pm_card_visa")
 			return r.Status == http.StatusCreated
 		})
