@@ -258,6 +258,7 @@ func (a *App) assemble(payments checkout.Provider) error {
 		return err
 	}
 	a.queue.SetPayments(svc)
+	a.metrics.ObserveBreakers(a.breakerReadings)
 	a.engine, err = idempotency.New(idempotency.Options{
 		DB: a.db.SQL, Scope: api.TenantID, Lease: a.cfg.Lease, Logger: a.log,
 		WriteError: writeIdempotencyError, Observe: a.observeIdempotency,
@@ -415,6 +416,16 @@ func (a *App) status(ctx context.Context) (any, error) {
 		"queues":      a.queue.Lag().Queues,
 		"idempotency": map[string]any{"unfinished_requests": unfinished},
 	}, nil
+}
+
+// breakerReadings lists every breaker for the metrics scrape.
+func (a *App) breakerReadings() []metrics.BreakerReading {
+	snaps := append([]breaker.Snapshot{a.providerBreaker.Snapshot()}, a.breakers.Snapshots()...)
+	out := make([]metrics.BreakerReading, len(snaps))
+	for i, s := range snaps {
+		out[i] = metrics.BreakerReading{Name: s.Name, NextProbeIn: s.NextProbeIn}
+	}
+	return out
 }
 
 // breakerByName finds a breaker for the operator's switch: "provider", or

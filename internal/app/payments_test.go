@@ -138,6 +138,13 @@ func TestOpenBreakerAnswersWithoutCallingTheProvider(t *testing.T) {
 	if !strings.Contains(string(s.status()), `"forced":true`) {
 		t.Errorf("status does not show the forced breaker: %s", s.status())
 	}
+	metrics := string(s.do("GET", "/metrics", "", nil, nil).Body)
+	for _, series := range []string{`writepath_breaker_next_probe_seconds{breaker="provider"}`,
+		`writepath_provider_requests_total{operation="create_payment",outcome="breaker_open"} 1`} {
+		if !strings.Contains(metrics, series) {
+			t.Errorf("metrics lack %s", series)
+		}
+	}
 
 	s.switchBreaker("provider", "auto")
 	eventually(t, 10*time.Second, "charged after the breaker closed", func() bool {

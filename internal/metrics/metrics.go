@@ -295,3 +295,38 @@ func (m *Metrics) BreakerChanged(name, from, to string) {
 	m.BreakerState.WithLabelValues(name).Set(map[string]float64{"closed": 0, "half_open": 1,
 		"open": 2}[to])
 }
+
+// BreakerReading is one circuit breaker as a scrape sees it.
+type BreakerReading struct {
+	Name        string
+	NextProbeIn time.Duration // zero unless open
+}
+
+// ObserveBreakers registers writepath_breaker_next_probe_seconds, read from
+// the breakers at each scrape: seconds until an open breaker lets a probe
+// through, zero when it is closed or ready to probe.
+func (m *Metrics) ObserveBreakers(read func() []BreakerReading) {
+	if m == nil {
+		return
+	}
+	m.Registry.MustRegister(&breakerCollector{read: read, desc: prometheus.NewDesc(
+		namespace+"_breaker_next_probe_seconds",
+		"Seconds until an open circuit breaker lets a probe call through.",
+		[]string{"breaker"}, nil)})
+}
+
+type breakerCollector struct {
+	read func() []BreakerReading
+	desc *prometheus.Desc
+}
+
+// Describe implements prometheus.Collector.
+func (c *breakerCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *breakerCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, b := range c.read() {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue,
+			b.NextProbeIn.Seconds(), b.Name)
+	}
+}
