@@ -29,6 +29,8 @@ type service struct {
 	t        *testing.T
 	url      string
 	app      *app.App
+	provURL  string // the provider this instance calls
+	dbURL    string
 	db       *store.DB
 	provider *fakeprovider.Server
 	keys     [2]string // API keys of two tenants
@@ -88,7 +90,7 @@ func startService(t *testing.T, dbURL string, o serviceOptions) *service {
 			s.stop()
 		}
 	})
-	s.url, s.app = "http://"+a.Addr(), a
+	s.url, s.app, s.provURL, s.dbURL = "http://"+a.Addr(), a, provURL, dbURL
 
 	// A second handle on the database, for tenants and assertions.
 	s.db = storetest.OpenURL(t, dbURL)
