@@ -40,6 +40,9 @@ type childConfig struct {
 	Lease         time.Duration `json:"lease"`
 	CompleteEvery time.Duration `json:"complete_every"`
 	MailDir       string        `json:"mail_dir"`
+	SMTPAddr      string        `json:"smtp_addr"`
+	JobTimeout    time.Duration `json:"job_timeout"`
+	RescueAfter   time.Duration `json:"rescue_after"`
 }
 
 func TestMain(m *testing.M) {
@@ -64,7 +67,9 @@ func runChild(raw string) int {
 		Addr: "127.0.0.1:0", Database: cfg.Database, Provider: cfg.Provider,
 		Logger: slog.New(slog.NewJSONHandler(os.Stderr, nil)), Lease: cfg.Lease,
 		CompleteEvery: cfg.CompleteEvery, ProviderTimeout: time.Second,
-		MailDir: cfg.MailDir, Queue: queue.Options{SampleEvery: 50 * time.Millisecond},
+		MailDir: cfg.MailDir, SMTPAddr: cfg.SMTPAddr,
+		Queue: queue.Options{SampleEvery: 50 * time.Millisecond, JobTimeout: cfg.JobTimeout,
+			RescueAfter: cfg.RescueAfter},
 		AfterStep: func(point string) {
 			if point == cfg.CrashAt {
 				_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
@@ -334,4 +339,45 @@ func TestKilledAfterCommitTheJobStillRuns(t *testing.T) {
 				r.Header.Get("Idempotent-Replayed"))
 		}
 	})
+}
+
+// TestKilledWhileAJobRunsItIsRescued kills the process while a confirmation
+// email is being sent (the SMTP server holds the message), and checks that
+// River's rescuer, with the horizon configured for this workload, hands the
+// job to the next process, which sends it.
+func TestKilledWhileAJobRunsItIsRescued(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for River's leader election and rescuer (about 20 s)")
+	}
+	dbURL := storetest.URL(t, "sqlite")
+	f := newCrashFixture(t, dbURL)
+	stuck := startSMTP(t)
+	stuck.mu.Lock()
+	stuck.delay = time.Hour // holds the message: the send never finishes
+	stuck.mu.Unlock()
+
+	first := startChild(t, childConfig{Database: dbURL, Provider: f.provURL,
+		SMTPAddr: stuck.addr, Lease: time.Second, CompleteEvery: time.Hour})
+	if r, err := f.post(t, first, newKey()); err != nil || r.Status != http.StatusCreated {
+		t.Fatalf("order: %v %d", err, r.Status)
+	}
+	o := f.onlyOrder(t)
+	eventually(t, 10*time.Second, "email running", func() bool {
+		var st string
+		_ = f.db.SQL.QueryRow(`SELECT status FROM order_effects WHERE order_id = $1`, o.ID).Scan(&st)
+		return st == "running"
+	})
+	_ = first.cmd.Process.Kill()
+	waitKilled(t, first)
+
+	mailDir := t.TempDir()
+	startChild(t, childConfig{Database: dbURL, Provider: f.provURL, MailDir: mailDir,
+		Lease: time.Second, CompleteEvery: time.Hour, JobTimeout: time.Second,
+		RescueAfter: 2 * time.Second})
+	start := time.Now()
+	eventually(t, 60*time.Second, "email rescued and sent", func() bool {
+		files, _ := os.ReadDir(mailDir)
+		return len(files) == 1
+	})
+	t.Logf("rescued and sent %v after the new process started", time.Since(start))
 }
