@@ -119,21 +119,7 @@ func plainOrders(db *store.DB, pc *provider.Client, q *queue.Queue, tenantID str
 }
 
 func (s *benchService) post(b *testing.B, url, key string) time.Duration {
-	req, _ := http.NewRequest("POST", url+"/v1/orders", bytes.NewReader(orderBody("pm_card_visa")))
-	req.Header.Set("Authorization", "Bearer "+s.apiKey)
-	req.Header.Set("Idempotency-Key", key)
-	start := time.Now()
-	resp, err := s.client.Do(req)
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	took := time.Since(start)
-	if resp.StatusCode != http.StatusCreated {
-		b.Fatalf("status %d", resp.StatusCode)
-	}
-	return took
+	return s.postAt(b, url, key, http.StatusCreated)
 }
 
 // BenchmarkOrderWritePath compares POST /v1/orders with the idempotency
@@ -250,10 +236,16 @@ func (s *benchService) control(b *testing.B, method, url, body string) {
 	}
 }
 
-// postStatus posts a new order and returns its answer time, failing unless
-// the status is want.
+// postStatus posts a new order to the service and returns its answer time,
+// failing unless the status is want.
 func (s *benchService) postStatus(b *testing.B, key string, want int) time.Duration {
-	req, _ := http.NewRequest("POST", s.url+"/v1/orders", bytes.NewReader(orderBody("pm_card_visa")))
+	return s.postAt(b, s.url, key, want)
+}
+
+// postAt posts an order to url with the key and returns the answer time,
+// failing unless the status is want.
+func (s *benchService) postAt(b *testing.B, url, key string, want int) time.Duration {
+	req, _ := http.NewRequest("POST", url+"/v1/orders", bytes.NewReader(orderBody("pm_card_visa")))
 	req.Header.Set("Authorization", "Bearer "+s.apiKey)
 	req.Header.Set("Idempotency-Key", key)
 	start := time.Now()
