@@ -125,6 +125,11 @@ func TestEveryProblemIsAProblem(t *testing.T) {
 		before, ledgerBefore, keysBefore := s.countOrders(), len(s.provider.Ledger()), s.countKeys()
 
 		k := func(key string) http.Header { return http.Header{"Idempotency-Key": {key}} }
+		noItems := bytes.Replace(valid, []byte(`[{"sku":"tea-01","quantity":2,"unit_amount":1250}]`),
+			[]byte(`[]`), 1)
+		negative := bytes.Replace(valid, []byte(`1250`), []byte(`-5`), 1)
+		huge := bytes.Repeat([]byte(" "), 65<<10)
+		declined := orderBody("pm_card_chargeDeclined")
 		cases := []struct {
 			name, method, path, apiKey string
 			header                     http.Header
@@ -138,14 +143,14 @@ func TestEveryProblemIsAProblem(t *testing.T) {
 			{"long key", "POST", "/v1/orders", s.keys[0], k(strings.Repeat("x", 256)), valid, 400, "idempotency-key-invalid"},
 			{"malformed JSON", "POST", "/v1/orders", s.keys[0], k(newKey()), []byte(`{"currency":`), 400, "invalid-request"},
 			{"unknown field", "POST", "/v1/orders", s.keys[0], k(newKey()), []byte(`{"coupon":"x"}`), 400, "invalid-request"},
-			{"no items", "POST", "/v1/orders", s.keys[0], k(newKey()), bytes.Replace(valid, []byte(`[{"sku":"tea-01","quantity":2,"unit_amount":1250}]`), []byte(`[]`), 1), 400, "invalid-request"},
-			{"amount out of range", "POST", "/v1/orders", s.keys[0], k(newKey()), bytes.Replace(valid, []byte(`1250`), []byte(`-5`), 1), 400, "invalid-request"},
+			{"no items", "POST", "/v1/orders", s.keys[0], k(newKey()), noItems, 400, "invalid-request"},
+			{"amount out of range", "POST", "/v1/orders", s.keys[0], k(newKey()), negative, 400, "invalid-request"},
 			{"card number", "POST", "/v1/orders", s.keys[0], k(newKey()), orderBody("4242424242424242"), 400, "invalid-request"},
 			{"no API key", "POST", "/v1/orders", "", k(newKey()), valid, 401, "unauthorized"},
 			{"unknown API key", "POST", "/v1/orders", "wp_nope", k(newKey()), valid, 401, "unauthorized"},
 			{"unknown order", "GET", "/v1/orders/ord_nope", s.keys[0], nil, nil, 404, "not-found"},
-			{"too large", "POST", "/v1/orders", s.keys[0], k(newKey()), bytes.Repeat([]byte(" "), 65<<10), 413, "request-too-large"},
-			{"key reused", "POST", "/v1/orders", s.keys[0], k(taken), orderBody("pm_card_chargeDeclined"), 422, "idempotency-key-reused"},
+			{"too large", "POST", "/v1/orders", s.keys[0], k(newKey()), huge, 413, "request-too-large"},
+			{"key reused", "POST", "/v1/orders", s.keys[0], k(taken), declined, 422, "idempotency-key-reused"},
 		}
 		for _, tc := range cases {
 			r := s.do(tc.method, tc.path, tc.apiKey, tc.header, tc.body)

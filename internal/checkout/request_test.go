@@ -19,20 +19,22 @@ func TestDecodeOrderRequest(t *testing.T) {
 	}
 
 	bad := map[string]struct{ body, field string }{
-		"empty":            {``, ""},
-		"not an object":    {`[1]`, ""},
-		"two values":       {validOrder + `{}`, ""},
-		"unknown field":    {strings.Replace(validOrder, `"currency"`, `"coupon":1,"currency"`, 1), ""},
-		"wrong type":       {strings.Replace(validOrder, `"quantity":2`, `"quantity":"2"`, 1), ""},
-		"currency":         {strings.Replace(validOrder, `"usd"`, `"USD"`, 1), "currency"},
-		"email":            {strings.Replace(validOrder, `ada@example.com`, `Ada <ada@example.com>`, 1), "customer.email"},
-		"card number":      {strings.Replace(validOrder, `pm_card_visa`, `4242424242424242`, 1), "payment_method"},
-		"no items":         {strings.Replace(validOrder, `[{"sku":"tea-01","quantity":2,"unit_amount":1250}]`, `[]`, 1), "items"},
-		"zero quantity":    {strings.Replace(validOrder, `"quantity":2`, `"quantity":0`, 1), "items[0].quantity"},
-		"negative amount":  {strings.Replace(validOrder, `1250`, `-1`, 1), "items[0].unit_amount"},
-		"huge amount":      {strings.Replace(validOrder, `1250`, `99999999999`, 1), "items[0].unit_amount"},
-		"total over limit": {strings.Replace(validOrder, `"quantity":2,"unit_amount":1250`, `"quantity":1000,"unit_amount":1000000`, 1), "items"},
-		"bad sku":          {strings.Replace(validOrder, `tea-01`, `tea 01`, 1), "items[0].sku"},
+		"empty":         {``, ""},
+		"not an object": {`[1]`, ""},
+		"two values":    {validOrder + `{}`, ""},
+		"unknown field": {strings.Replace(validOrder, `"currency"`, `"coupon":1,"currency"`, 1), ""},
+		"wrong type":    {strings.Replace(validOrder, `"quantity":2`, `"quantity":"2"`, 1), ""},
+		"currency":      {strings.Replace(validOrder, `"usd"`, `"USD"`, 1), "currency"},
+		"email":         {strings.Replace(validOrder, `ada@example.com`, `Ada <ada@example.com>`, 1), "customer.email"},
+		"card number":   {strings.Replace(validOrder, `pm_card_visa`, `4242424242424242`, 1), "payment_method"},
+		"no items": {strings.Replace(validOrder,
+			`[{"sku":"tea-01","quantity":2,"unit_amount":1250}]`, `[]`, 1), "items"},
+		"zero quantity":   {strings.Replace(validOrder, `"quantity":2`, `"quantity":0`, 1), "items[0].quantity"},
+		"negative amount": {strings.Replace(validOrder, `1250`, `-1`, 1), "items[0].unit_amount"},
+		"huge amount":     {strings.Replace(validOrder, `1250`, `99999999999`, 1), "items[0].unit_amount"},
+		"total over limit": {strings.Replace(validOrder, `"quantity":2,"unit_amount":1250`,
+			`"quantity":1000,"unit_amount":1000000`, 1), "items"},
+		"bad sku": {strings.Replace(validOrder, `tea-01`, `tea 01`, 1), "items[0].sku"},
 	}
 	for name, tc := range bad {
 		t.Run(name, func(t *testing.T) {
