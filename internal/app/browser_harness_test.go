@@ -199,6 +199,14 @@ func (b *browser) waitFor(what, predicate string) {
 	}
 }
 
+// waitConfirmed waits until the status line says the order is confirmed,
+// whatever it says of the email.
+func (b *browser) waitConfirmed() {
+	b.t.Helper()
+	b.waitFor("order confirmed",
+		`document.getElementById("status").textContent.startsWith("Order confirmed.")`)
+}
+
 // waitStatus waits until the order's status line says exactly want.
 func (b *browser) waitStatus(want string) {
 	b.t.Helper()

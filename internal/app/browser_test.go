@@ -64,8 +64,7 @@ func TestBrowserDoubleClickPlacesOneOrder(t *testing.T) {
 
 	b.do("double click", chromedp.DoubleClick(chromedp.ID("place-order")),
 		chromedp.Evaluate[chromedp.Void](`document.getElementById("checkout-form").requestSubmit()`))
-	b.waitFor("order confirmed", `document.getElementById("status").textContent.startsWith(
-		"Order confirmed.")`)
+	b.waitConfirmed()
 	b.screenshot("confirmed")
 
 	wantOrders(t, s, 1)
@@ -86,8 +85,7 @@ func TestBrowserLostResponseShowsSameOrder(t *testing.T) {
 	b.openCheckout(s.keys[0])
 
 	b.do("place order", chromedp.Click(chromedp.ID("place-order")))
-	b.waitFor("order confirmed", `document.getElementById("status").textContent.startsWith(
-		"Order confirmed.")`)
+	b.waitConfirmed()
 	b.screenshot("confirmed-after-retry")
 
 	posts := proxy.Posts()
@@ -127,8 +125,7 @@ func TestBrowserPaymentsUnavailableOffersRetry(t *testing.T) {
 
 	s.switchBreaker("provider", "auto")
 	b.do("retry", chromedp.Click(chromedp.ID("retry")))
-	b.waitFor("order confirmed", `document.getElementById("status").textContent.startsWith(
-		"Order confirmed.")`)
+	b.waitConfirmed()
 	b.screenshot("confirmed-after-retry")
 	wantOrders(t, s, 1)
 	if n := s.countKeys(); n != 1 {
@@ -160,8 +157,7 @@ func TestBrowserUnknownOutcomeSaysDontPayAgain(t *testing.T) {
 	if err := s.provider.SetFaults(fakeprovider.Faults{Mode: fakeprovider.ModeNormal}); err != nil {
 		t.Fatal(err)
 	}
-	b.waitFor("order confirmed", `document.getElementById("status").textContent.startsWith(
-		"Order confirmed.")`)
+	b.waitConfirmed()
 	b.screenshot("settled")
 	wantOrders(t, s, 1)
 	wantOneCharge(t, s, b.orderID())
@@ -182,8 +178,7 @@ func TestBrowserDeclineThenPayWithAnotherCard(t *testing.T) {
 
 	b.do("pay with visa", chromedp.SetValue(chromedp.ID("pay-again-method"), "pm_card_visa"),
 		chromedp.Click(chromedp.ID("pay-again-submit")))
-	b.waitFor("order confirmed", `document.getElementById("status").textContent.startsWith(
-		"Order confirmed.")`)
+	b.waitConfirmed()
 	b.wantControls(false, false)
 	b.screenshot("paid")
 
@@ -339,8 +334,7 @@ func TestBrowserDemoSwitchesProviderFaults(t *testing.T) {
 	b.do("open checkout", chromedp.Navigate(d.url+"/"))
 	b.waitFor("the form enabled", `!document.getElementById("place-order").disabled`)
 	b.do("place order", chromedp.Click(chromedp.ID("place-order")))
-	b.waitFor("order confirmed", `document.getElementById("status").textContent.startsWith(
-		"Order confirmed.")`)
+	b.waitConfirmed()
 
 	b.do("open ops", chromedp.Navigate(d.url+"/ops"))
 	b.waitFor("the fault switches",

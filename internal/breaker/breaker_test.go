@@ -188,15 +188,7 @@ func TestHalfOpenAdmitsSuccessThresholdProbesAtOnce(t *testing.T) {
 		trip(t, b)
 		time.Sleep(10 * time.Second)
 
-		release := make(chan struct{})
-		var running atomic.Int32
-		for range 2 {
-			go b.Do(t.Context(), func(context.Context) error {
-				running.Add(1)
-				<-release
-				return nil
-			})
-		}
+		release, running := holdCalls(t, b, 2, nil)
 		synctest.Wait()
 		if got, want := running.Load(), int32(2); got != want {
 			t.Fatalf("probes running = %d, want %d", got, want)
@@ -372,15 +364,7 @@ func TestAbandonedProbeGivesItsSlotBack(t *testing.T) {
 		}
 
 		// Both probe slots are free again.
-		release := make(chan struct{})
-		var running atomic.Int32
-		for range 2 {
-			go b.Do(t.Context(), func(context.Context) error {
-				running.Add(1)
-				<-release
-				return errBoom
-			})
-		}
+		release, running := holdCalls(t, b, 2, errBoom)
 		synctest.Wait()
 		if got, want := running.Load(), int32(2); got != want {
 			t.Fatalf("probes admitted after an abandoned one = %d, want %d", got, want)
@@ -696,4 +680,19 @@ func stormCall(ctx context.Context, g, i int) error {
 	default:
 		return nil
 	}
+}
+
+// holdCalls starts n calls through b that each wait for release to close,
+// then return result; running counts the calls the breaker let through.
+func holdCalls(t *testing.T, b *Breaker, n int, result error) (chan struct{}, *atomic.Int32) {
+	release := make(chan struct{})
+	running := new(atomic.Int32)
+	for range n {
+		go b.Do(t.Context(), func(context.Context) error {
+			running.Add(1)
+			<-release
+			return result
+		})
+	}
+	return release, running
 }
